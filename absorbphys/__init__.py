@@ -1,0 +1,34 @@
+"""absorbphys: absorbing phase transitions in statistical physics and in deep learning.
+
+Reference models of the directed-percolation family and random deep networks seen as
+absorbing processes (layer = time, width = system size) share one interface,
+:class:`AbsorbingProcess`; :func:`simulate` and :func:`sweep` return
+:class:`xarray.Dataset` objects that the analysis suite (:mod:`absorbphys.analysis`,
+accessor ``ds.absorb``) turns into critical points, exponents and universality classes.
+"""
+
+from absorbphys import config
+from absorbphys._io import load, save
+from absorbphys._params import Param, UsageError
+from absorbphys._process import AbsorbingProcess
+from absorbphys._registry import ENTRY_POINT_GROUP, get_model, list_models, register
+from absorbphys._simulate import simulate
+from absorbphys._version import __version__
+from absorbphys.config import set_options
+
+config.configure_numba()
+
+__all__ = [
+    "AbsorbingProcess",
+    "ENTRY_POINT_GROUP",
+    "Param",
+    "UsageError",
+    "__version__",
+    "get_model",
+    "list_models",
+    "load",
+    "register",
+    "save",
+    "set_options",
+    "simulate",
+]

@@ -1,0 +1,51 @@
+"""``absorbphys models``: list registered models with their parameters and ranges."""
+
+from __future__ import annotations
+
+import json
+
+
+def register(sub):
+    """Add the ``models`` subcommand."""
+    p = sub.add_parser("models", help="list registered models, their parameters and ranges")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def describe_models() -> dict:
+    """Return ``{name: {class, control, size_param, time_unit, inits, backends, params}}``."""
+    from absorbphys._registry import list_models
+
+    out = {}
+    for name, cls in list_models().items():
+        out[name] = {
+            "class": f"{cls.__module__}.{cls.__qualname__}",
+            "summary": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
+            "control": cls.control,
+            "size_param": cls.size_param,
+            "time_unit": cls.time_unit,
+            "inits": list(cls.inits),
+            "backends": list(cls.backends),
+            "params": {k: {"range": v.describe(), "default": v.default if not callable(
+                v.default) else None, "doc": v.doc} for k, v in cls.params.items()},
+        }
+    return out
+
+
+def run(args) -> int:
+    """Print the model list."""
+    info = describe_models()
+    if args.json:
+        print(json.dumps(info, indent=1, default=str))
+        return 0
+    for name, d in info.items():
+        print(f"{name}  ({d['class']})")
+        if d["summary"]:
+            print(f"    {d['summary']}")
+        print(f"    control: {d['control']}   size: {d['size_param']}   time: {d['time_unit']}"
+              f"   init: {', '.join(d['inits'])}   backends: {', '.join(d['backends'])}")
+        for k, p in d["params"].items():
+            default = "required" if p["default"] is None else f"default {p['default']}"
+            print(f"    {k:<16} {p['range']:<28} {default:<16} {p['doc']}")
+        print()
+    return 0

@@ -1,0 +1,141 @@
+"""Parameter specifications: types, valid ranges and the one-line errors users see."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+
+class UsageError(ValueError):
+    """Bad user input. The CLI prints the message on one line and exits with status 2."""
+
+
+def _fmt(x):
+    if isinstance(x, float) and math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return repr(x) if isinstance(x, str) else f"{x:g}" if isinstance(x, float) else str(x)
+
+
+@dataclass(frozen=True)
+class Param:
+    """Specification of one model parameter.
+
+    Parameters
+    ----------
+    kind : {"float", "int", "str", "bool", "callable"}
+        Value type. ``"int"`` accepts integral floats (``256.0``) but not ``2.5``.
+    low, high : float, optional
+        Inclusive bounds (use ``low_open``/``high_open`` for open ones).
+    choices : tuple, optional
+        Allowed values (strings).
+    doc : str
+        One-line description shown by ``absorbphys models``.
+    default : object, optional
+        Default value (``None`` means the parameter is required).
+    low_open, high_open : bool
+        Whether the bound is excluded.
+    """
+
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple | None = None
+    doc: str = ""
+    default: Any = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def describe(self) -> str:
+        """Return the valid range as text, e.g. ``"[0, 1]"`` or ``"one of 'bond', 'site'"``."""
+        if self.choices is not None:
+            return "one of " + ", ".join(_fmt(c) for c in self.choices)
+        if self.kind in ("float", "int") and (self.low is not None or self.high is not None):
+            lo = "-inf" if self.low is None else _fmt(self.low)
+            hi = "inf" if self.high is None else _fmt(self.high)
+            lb = "(" if self.low_open or self.low is None else "["
+            rb = ")" if self.high_open or self.high is None else "]"
+            what = "an integer in " if self.kind == "int" else "in "
+            return f"{what}{lb}{lo}, {hi}{rb}"
+        return {"float": "a real number", "int": "an integer", "str": "a string",
+                "bool": "true or false", "callable": "a function"}.get(self.kind, self.kind)
+
+    def check(self, name: str, value):
+        """Validate and coerce ``value``; raise a one-line ``ValueError``/``TypeError``.
+
+        Parameters
+        ----------
+        name : str
+            Parameter name, used in the message.
+        value : object
+            Value to check.
+
+        Returns
+        -------
+        object
+            The coerced value (``int``, ``float``, ``str``, ``bool`` or the callable).
+        """
+        rng = self.describe()
+        if self.kind == "callable":
+            if isinstance(value, str) or callable(value):
+                if isinstance(value, str) and self.choices is not None \
+                        and value not in self.choices:
+                    raise ValueError(f"{name} must be {rng} or a Numba-compilable function, "
+                                     f"got {value!r}")
+                return value
+            raise TypeError(f"{name} must be {rng} or a function, got {value!r}")
+        if self.kind == "bool":
+            if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0",
+                                                            "no"):
+                return value.lower() in ("true", "1", "yes")
+            if isinstance(value, (bool, numbers.Integral)) and int(value) in (0, 1):
+                return bool(value)
+            raise TypeError(f"{name} must be true or false, got {value!r}")
+        if self.kind == "str":
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be {rng}, got {value!r}")
+            if self.choices is not None and value not in self.choices:
+                raise ValueError(f"{name} must be {rng}, got {value!r}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
+            raise TypeError(f"{name} must be {rng}, got {value!r}")
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise TypeError(f"{name} must be {rng}, got {value!r}") from None
+        value = float(value)
+        if math.isnan(value):
+            raise ValueError(f"{name} must be {rng}, got nan")
+        if self.kind == "int":
+            if not value.is_integer():
+                raise TypeError(f"{name} must be {rng}, got {value:g}")
+            value = int(value)
+        bad = ((self.low is not None and (value < self.low or (self.low_open and value == self.low)))
+               or (self.high is not None
+                   and (value > self.high or (self.high_open and value == self.high))))
+        if bad:
+            raise ValueError(f"{name} must be {rng}, got {_fmt(value)}")
+        if self.kind == "float" and math.isinf(value) and self.high is None:
+            raise ValueError(f"{name} must be finite, got {_fmt(value)}")
+        return value
+
+
+def check_int(name, value, low=None, high=None):
+    """Validate an integer argument (not a model parameter), e.g. ``t_max`` or ``samples``.
+
+    Parameters
+    ----------
+    name : str
+        Argument name for the message.
+    value : object
+        Value to check.
+    low, high : int, optional
+        Inclusive bounds.
+
+    Returns
+    -------
+    int
+    """
+    return Param("int", low=low, high=high).check(name, value)

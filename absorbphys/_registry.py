@@ -1,0 +1,95 @@
+"""Model registry: built-in processes plus third-party ones from entry points."""
+
+from __future__ import annotations
+
+from importlib import import_module, metadata
+
+from absorbphys._params import UsageError
+
+ENTRY_POINT_GROUP = "absorbphys.models"
+
+# Built-in models: registry name -> "module:Class" (imported lazily, so that a broken or slow
+# model never slows down ``import absorbphys``).
+_BUILTIN = {}
+_REGISTRY: dict[str, type] = {}
+_loaded_entry_points = False
+
+
+def register(cls=None, *, name=None):
+    """Register an :class:`~absorbphys.AbsorbingProcess` subclass under ``cls.name``.
+
+    Usable as a decorator. Third-party packages normally use the entry-point group
+    ``absorbphys.models`` instead (``name = "package.module:Class"``).
+
+    Parameters
+    ----------
+    cls : type
+        The process class.
+    name : str, optional
+        Registry name (default: ``cls.name``).
+
+    Returns
+    -------
+    type
+        ``cls`` unchanged.
+    """
+    from absorbphys._process import AbsorbingProcess
+
+    def deco(c):
+        if not (isinstance(c, type) and issubclass(c, AbsorbingProcess)):
+            raise TypeError(f"only AbsorbingProcess subclasses can be registered, got {c!r}")
+        key = name or c.name
+        if not key:
+            raise ValueError(f"{c.__name__} has no registry name (class attribute 'name')")
+        _REGISTRY[key] = c
+        return c
+
+    return deco(cls) if cls is not None else deco
+
+
+def _builtin(key, target):
+    _BUILTIN[key] = target
+
+
+def _load_all():
+    global _loaded_entry_points
+    for key, target in _BUILTIN.items():
+        if key not in _REGISTRY:
+            mod, _, attr = target.partition(":")
+            _REGISTRY[key] = getattr(import_module(mod), attr)
+    if not _loaded_entry_points:
+        _loaded_entry_points = True
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in _REGISTRY:
+                continue
+            try:
+                cls = ep.load()
+            except Exception as exc:  # a broken plugin must not break the framework
+                import warnings
+
+                warnings.warn(f"absorbphys: could not load model plugin {ep.name!r} "
+                              f"({ep.value}): {exc}", RuntimeWarning, stacklevel=2)
+                continue
+            register(cls, name=ep.name)
+
+
+def list_models() -> dict[str, type]:
+    """Return all registered models, ``{name: class}``, sorted by name."""
+    _load_all()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get_model(name: str) -> type:
+    """Return the process class registered as ``name``.
+
+    Raises
+    ------
+    UsageError
+        If no model has that name (the message lists the registered ones).
+    """
+    if name not in _REGISTRY:
+        _load_all()
+    if name not in _REGISTRY:
+        raise UsageError(f"unknown model {name!r}; registered models: "
+                         f"{', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]

@@ -1,0 +1,236 @@
+"""``simulate``: run one process on one backend and return a Dataset in the absorbphys schema."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+
+import numpy as np
+import xarray as xr
+
+from absorbphys._backends import resolve_backend
+from absorbphys._params import UsageError, check_int
+from absorbphys._process import STANDARD_OBSERVABLES, AbsorbingProcess
+from absorbphys._progress import Progress
+from absorbphys._version import __version__
+
+_UNITS = {"rho": "1", "rho2": "1", "survival": "1", "n_active": "sites", "r2": "sites^2"}
+_MAX_SEED = 2**63 - 1
+
+
+def make_times(process: AbsorbingProcess, t_max, times=None) -> np.ndarray:
+    """Return the validated output times for a process.
+
+    Parameters
+    ----------
+    process : AbsorbingProcess
+        Decides discrete (int64) or continuous (float64) time.
+    t_max : int or float
+        Last time (>= 1).
+    times : None, "log", int, or array_like
+        ``None``: every integer time 0..t_max. ``"log"``: t = 0 and about 20 log-spaced times
+        per decade up to t_max (distinct integers for discrete time). An int ``n``: ``n``
+        log-spaced times. An array: explicit times in [0, t_max], strictly increasing.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    cont = process.continuous_time
+    if cont:
+        try:
+            t_max = float(t_max)
+        except (TypeError, ValueError):
+            raise TypeError(f"t_max must be a number >= 1, got {t_max!r}") from None
+        if not (t_max >= 1) or math.isinf(t_max):
+            raise ValueError(f"t_max must be a finite number >= 1, got {t_max!r}")
+    else:
+        t_max = check_int("t_max", t_max, low=1)
+    if times is None:
+        return np.arange(0, int(math.floor(t_max)) + 1, dtype=np.float64 if cont else np.int64)
+    if isinstance(times, str) or isinstance(times, (int, np.integer)):
+        if isinstance(times, str) and times != "log":
+            raise ValueError(f"times must be None, 'log', an int or an array, got {times!r}")
+        n = int(max(2, round(20 * math.log10(max(t_max, 10))))) if isinstance(times, str) \
+            else check_int("times", times, low=2)
+        grid = np.geomspace(1.0, t_max, n)
+        if cont:
+            return np.concatenate([[0.0], grid])
+        return np.unique(np.concatenate([[0], np.rint(grid).astype(np.int64)]))
+    arr = np.asarray(times, dtype=np.float64).ravel()
+    if arr.size == 0:
+        raise ValueError("times must not be empty")
+    if not np.all(np.isfinite(arr)) or arr[0] < 0 or arr[-1] > t_max:
+        raise ValueError(f"times must lie in [0, t_max={t_max}], got [{arr.min()}, {arr.max()}]")
+    if np.any(np.diff(arr) <= 0):
+        raise ValueError("times must be strictly increasing")
+    if not cont:
+        if not np.all(arr == np.rint(arr)):
+            raise ValueError("times must be integers for a discrete-time process")
+        return arr.astype(np.int64)
+    return arr
+
+
+def sample_edges(samples: int, batches: int) -> np.ndarray:
+    """Split ``samples`` into ``batches`` contiguous, nearly equal groups (int64 edges)."""
+    return (np.arange(batches + 1, dtype=np.int64) * samples) // batches
+
+
+def _coord_value(v):
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, (int, float, str, np.integer, np.floating)):
+        return v
+    return getattr(v, "__name__", repr(v))
+
+
+def build_dataset(process: AbsorbingProcess, sums: dict, n_samples: np.ndarray,
+                  times: np.ndarray, *, init, seed, backend, t_max, samples) -> xr.Dataset:
+    """Normalise per-batch sums and wrap them in the schema of ``docs/schema.md``.
+
+    Parameters
+    ----------
+    process : AbsorbingProcess
+        The process that produced the sums.
+    sums : dict of str to numpy.ndarray
+        Per-batch sums, shape ``(batches, len(times))`` (see ``AbsorbingProcess._run``).
+    n_samples : numpy.ndarray
+        Samples in each batch.
+    times : numpy.ndarray
+        Output times.
+    init, seed, backend, t_max, samples
+        Recorded as attributes.
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    n = n_samples.astype(np.float64)[:, None]
+    data = {}
+    for name, s in sums.items():
+        s = np.asarray(s, dtype=np.float64)
+        if name == "r2":
+            na = np.asarray(sums["n_active"], dtype=np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                v = np.where(na > 0, s / np.where(na > 0, na, 1.0), np.nan)
+        else:
+            v = s / n
+        long_name = STANDARD_OBSERVABLES.get(name, name)
+        data[name] = (("batch", "t"), v, {"long_name": long_name, "units": _UNITS.get(name, "1")})
+    t_long = "layer" if process.time_unit == "layer" else "time"
+    coords = {
+        "t": ("t", times, {"units": process.time_unit, "long_name": t_long}),
+        "batch": ("batch", np.arange(len(n_samples), dtype=np.int64)),
+        "n_samples": ("batch", n_samples.astype(np.int64),
+                      {"long_name": "samples in batch"}),
+    }
+    for k, v in process.param_values().items():
+        coords[k] = ((), _coord_value(v))
+    init_s = init if isinstance(init, str) else f"c0={float(init):g}"
+    attrs = {
+        "model": process.name,
+        "params": process.params_json(),
+        "control": process.control,
+        "size_param": process.size_param,
+        "size": int(process.size),
+        "dim": int(process.dim),
+        "time_unit": process.time_unit,
+        "continuous_time": int(process.continuous_time),
+        "init": init_s,
+        "samples": int(samples),
+        "batches": int(len(n_samples)),
+        "t_max": float(t_max) if process.continuous_time else int(t_max),
+        "seed": int(seed),
+        "backend": backend,
+        "absorbphys_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def simulate(process: AbsorbingProcess, t_max, samples=1, init="full", seed=0,
+             backend="cpu", times=None, batches=None, progress=None) -> xr.Dataset:
+    """Run a process and return the observables as an :class:`xarray.Dataset`.
+
+    Parameters
+    ----------
+    process : AbsorbingProcess
+        The model instance, e.g. ``DirectedPercolation(L=1024, p=0.6447)``.
+    t_max : int or float
+        Number of time steps, layers, or (continuous time) the final time; >= 1.
+    samples : int
+        Independent realisations (>= 1).
+    init : str or float
+        ``"full"`` (every site active / uncorrelated replicas), ``"seed"`` (one active site at
+        the origin / a small perturbation), or a model-specific value (networks: the initial
+        replica correlation ``c0``).
+    seed : int
+        Master seed in [0, 2**63 - 1]. Each sample's stream is a pure function of
+        ``(seed, sample)``: results do not depend on threads, batches or backend.
+    backend : {"cpu", "cuda", "auto"}
+        Where to run.
+    times : None, "log", int or array_like
+        Output times (see :func:`make_times`).
+    batches : int, optional
+        Number of batches the samples are averaged into (the error-bar dimension). Default
+        ``min(samples, 100)``; ``batches=samples`` keeps every sample.
+    progress : bool, optional
+        Progress bar on stderr (default: the ``progress`` option).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``batch`` and ``t``; variables ``rho``, ``rho2``, ``survival`` and, for seed
+        runs, ``n_active`` and ``r2``; see ``docs/schema.md``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On bad input, with a one-line message naming the argument and its valid range.
+    """
+    if not isinstance(process, AbsorbingProcess):
+        raise TypeError(f"process must be an AbsorbingProcess instance, got {process!r}")
+    samples = check_int("samples", samples, low=1)
+    batches = min(samples, 100) if batches is None else check_int("batches", batches, low=1,
+                                                                     high=samples)
+    seed = check_int("seed", seed, low=0, high=_MAX_SEED)
+    init = process._check_init(init)
+    tarr = make_times(process, t_max, times)
+    backend = resolve_backend(backend, process)
+    from absorbphys.config import configure_numba
+
+    configure_numba()
+    edges = sample_edges(samples, batches)
+    chunk = _chunk_size(batches)
+    parts: dict[str, list] = {}
+    with Progress(total=batches, desc=f"{process.name}", enabled=progress) as bar:
+        for b0 in range(0, batches, chunk):
+            b1 = min(batches, b0 + chunk)
+            out = process._run(backend, tarr, edges[b0:b1 + 1].copy(), init, seed)
+            for k, v in out.items():
+                parts.setdefault(k, []).append(np.asarray(v, dtype=np.float64))
+            bar.update(b1 - b0)
+    sums = {k: np.concatenate(v, axis=0) for k, v in parts.items()}
+    missing = [k for k in ("rho", "survival") if k not in sums]
+    if missing:
+        raise RuntimeError(f"model {process.name!r} kernel did not return {missing}")
+    return build_dataset(process, sums, np.diff(edges), tarr, init=init, seed=seed,
+                         backend=backend, t_max=t_max, samples=samples)
+
+
+def _chunk_size(batches: int) -> int:
+    import numba
+
+    threads = max(1, numba.get_num_threads())
+    target = max(threads, int(math.ceil(batches / 20)))
+    return int(math.ceil(target / threads) * threads)
+
+
+def params_from_attrs(ds: xr.Dataset) -> dict:
+    """Return the model parameters recorded in a Dataset's ``params`` attribute."""
+    try:
+        return json.loads(ds.attrs["params"])
+    except (KeyError, ValueError):
+        raise UsageError("dataset has no valid 'params' attribute; "
+                         "was it written by absorbphys?") from None

@@ -1,0 +1,1 @@
+"""Analysis suite: exponents, critical points, scaling, universality classes."""

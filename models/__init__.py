@@ -1,0 +1,1 @@
+"""Reference processes: directed-percolation family and random deep networks."""
