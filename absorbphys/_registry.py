@@ -8,9 +8,8 @@ from absorbphys._params import UsageError
 
 ENTRY_POINT_GROUP = "absorbphys.models"
 
-# Built-in models: registry name -> "module:Class" (imported lazily, so that a broken or slow
-# model never slows down ``import absorbphys``).
-_BUILTIN = {}
+# Built-in models register themselves (``@register``) when ``absorbphys.models`` is imported;
+# that import happens lazily, on the first registry lookup.
 _REGISTRY: dict[str, type] = {}
 _loaded_entry_points = False
 
@@ -47,16 +46,9 @@ def register(cls=None, *, name=None):
     return deco(cls) if cls is not None else deco
 
 
-def _builtin(key, target):
-    _BUILTIN[key] = target
-
-
 def _load_all():
     global _loaded_entry_points
-    for key, target in _BUILTIN.items():
-        if key not in _REGISTRY:
-            mod, _, attr = target.partition(":")
-            _REGISTRY[key] = getattr(import_module(mod), attr)
+    import_module("absorbphys.models")
     if not _loaded_entry_points:
         _loaded_entry_points = True
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):

@@ -1,0 +1,3 @@
+import os
+
+os.environ.setdefault("ABSORBPHYS_PROGRESS", "0")
