@@ -18,6 +18,7 @@ def describe_models() -> dict:
 
     out = {}
     for name, cls in list_models().items():
+        defaults = cls.defaults()
         out[name] = {
             "class": f"{cls.__module__}.{cls.__qualname__}",
             "summary": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
@@ -26,10 +27,17 @@ def describe_models() -> dict:
             "time_unit": cls.time_unit,
             "inits": list(cls.inits),
             "backends": list(cls.backends),
-            "params": {k: {"range": v.describe(), "default": v.default if not callable(
-                v.default) else None, "doc": v.doc} for k, v in cls.params.items()},
+            "params": {k: {"range": v.describe(), "required": k not in defaults,
+                           "default": _jsonable(defaults.get(k)), "doc": v.doc}
+                       for k, v in cls.params.items()},
         }
     return out
+
+
+def _jsonable(v):
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    return getattr(v, "__name__", repr(v))
 
 
 def run(args) -> int:
@@ -45,7 +53,7 @@ def run(args) -> int:
         print(f"    control: {d['control']}   size: {d['size_param']}   time: {d['time_unit']}"
               f"   init: {', '.join(d['inits'])}   backends: {', '.join(d['backends'])}")
         for k, p in d["params"].items():
-            default = "required" if p["default"] is None else f"default {p['default']}"
+            default = "required" if p["required"] else f"default {p['default']}"
             print(f"    {k:<16} {p['range']:<28} {default:<16} {p['doc']}")
         print()
     return 0

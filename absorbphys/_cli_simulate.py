@@ -37,7 +37,8 @@ def make_process(model: str, assignments):
             raise ValueError(f"unknown parameter {name!r} for model {model!r}; valid: "
                              f"{', '.join(cls.params)}")
         kwargs[name] = value
-    missing = [k for k, v in cls.params.items() if v.default is None and k not in kwargs]
+    defaults = cls.defaults()
+    missing = [k for k in cls.params if k not in defaults and k not in kwargs]
     if missing:
         raise ValueError(f"model {model!r} needs --param {missing[0]}=VALUE "
                          f"({cls.params[missing[0]].describe()})")
@@ -72,7 +73,7 @@ def run(args) -> int:
 
 
 def summary(ds) -> str:
-    """A few lines: model, parameters, final rho and survival with standard errors."""
+    """Return a short summary: model, parameters, final rho and survival with errors."""
     rho = ds["rho"].isel(t=-1).values
     surv = ds["survival"].isel(t=-1).values
     nb = rho.shape[0]

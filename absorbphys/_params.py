@@ -112,9 +112,9 @@ class Param:
             if not value.is_integer():
                 raise TypeError(f"{name} must be {rng}, got {value:g}")
             value = int(value)
-        bad = ((self.low is not None and (value < self.low or (self.low_open and value == self.low)))
-               or (self.high is not None
-                   and (value > self.high or (self.high_open and value == self.high))))
+        lo, hi = self.low, self.high
+        bad = ((lo is not None and (value < lo or (self.low_open and value == lo)))
+               or (hi is not None and (value > hi or (self.high_open and value == hi))))
         if bad:
             raise ValueError(f"{name} must be {rng}, got {_fmt(value)}")
         if self.kind == "float" and math.isinf(value) and self.high is None:

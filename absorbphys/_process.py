@@ -113,6 +113,17 @@ class AbsorbingProcess(abc.ABC):
                          f"got {init!r}")
 
     # ------------------------------------------------------------------ public
+    @classmethod
+    def defaults(cls) -> dict:
+        """Return ``{parameter: default}`` for parameters with a default (others required)."""
+        out = {}
+        for f in dataclasses.fields(cls):
+            if f.default is not dataclasses.MISSING:
+                out[f.name] = f.default
+            elif f.default_factory is not dataclasses.MISSING:  # pragma: no cover
+                out[f.name] = f.default_factory()
+        return out
+
     @property
     def size(self) -> int:
         """Number of sites (units for networks)."""

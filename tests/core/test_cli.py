@@ -1,0 +1,58 @@
+"""CLI: models, simulate, one-line errors with exit status 2."""
+
+import subprocess
+import sys
+
+import pytest
+from _toy import ToyDP  # noqa: F401  (registers the test model)
+
+import absorbphys as ap
+from absorbphys.cli import main
+
+
+def test_models_lists_parameters(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "_toy_dp" in out and "[0, 1]" in out
+
+
+def test_simulate_writes_file_and_summary(tmp_path, capsys):
+    out = tmp_path / "r.nc"
+    rc = main(["simulate", "_toy_dp", "--param", "L=16", "--param", "p=0.8", "--t-max", "10",
+               "--samples", "4", "--seed", "2", "--out", str(out), "--quiet"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "rho =" in text and "wrote" in text
+    ds = ap.load(out)
+    assert ds.attrs["seed"] == 2 and ds.sizes["t"] == 11
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["simulate", "nope", "--t-max", "5"], "unknown model 'nope'"),
+    (["simulate", "_toy_dp", "--param", "L=8", "--param", "p=1.5", "--t-max", "5"],
+     r"p must be in \[0, 1\]"),
+    (["simulate", "_toy_dp", "--param", "q=1", "--t-max", "5"], "unknown parameter 'q'"),
+    (["simulate", "_toy_dp", "--param", "p", "--t-max", "5"], "NAME=VALUE"),
+    (["simulate", "_toy_dp", "--t-max", "0"], "t_max must be"),
+    (["simulate", "_toy_dp", "--t-max", "5", "--samples", "0"], "samples must be"),
+    (["simulate", "_toy_dp", "--t-max", "5", "--backend", "tpu"], "backend must be"),
+    (["simulate", "_toy_dp", "--t-max", "5", "--out", "/nonexistent/dir/x.nc"],
+     "does not exist"),
+])
+def test_simulate_errors_exit_2_one_line(argv, match, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    import re
+
+    assert re.search(match, err), err
+
+
+def test_entry_point_exit_code_and_no_traceback(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "absorbphys.cli", "simulate", "nope", "--t-max",
+                        "3"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and "unknown model" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "absorbphys.cli", "bogus"], capture_output=True,
+                       text=True, cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
