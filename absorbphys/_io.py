@@ -60,6 +60,9 @@ def save(ds: xr.Dataset, path) -> Path:
     p = check_output_path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent or ".")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
     try:
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
         with open(tmp, "rb") as fh:
