@@ -13,6 +13,7 @@ from absorbphys._params import Param, UsageError
 from absorbphys._process import AbsorbingProcess
 from absorbphys._registry import ENTRY_POINT_GROUP, get_model, list_models, register
 from absorbphys._simulate import simulate
+from absorbphys._sweep import sweep
 from absorbphys._version import __version__
 from absorbphys.config import set_options
 
@@ -31,4 +32,6 @@ __all__ = [
     "save",
     "set_options",
     "simulate",
+    "sweep",
 ]
+from absorbphys import analysis  # noqa: E402,F401  (registers the ds.absorb accessor)

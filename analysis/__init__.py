@@ -1,1 +1,109 @@
-"""Analysis suite: exponents, critical points, scaling, universality classes."""
+"""Analysis suite: exponents, critical points, scaling collapses, universality classes.
+
+Reads only the Dataset schema of ``docs/schema.md`` (dims ``batch``, ``t`` and swept
+parameters; variables ``rho``, ``rho2``, ``survival``, ``n_active``, ``r2``; attributes
+``control``, ``size_param``, ``dim``, ``init``). Layering: NumPy core on axes
+(``_core``), functions on xarray dims, and the accessor ``ds.absorb.<method>`` (also
+``da.absorb`` on a DataArray), registered on import.
+
+Every estimator returns values *with* errors: an :class:`xarray.Dataset` holding each
+quantity ``q`` next to ``q_error`` (0-d for a single run, over the swept dims otherwise);
+:func:`estimates` turns the 0-d ones into :class:`Estimate` objects (``value``, ``error``,
+JSON-able via ``to_dict``). Errors are jackknife errors over ``batch`` weighted by the
+``n_samples`` coordinate, bootstrap over batches for collapses.
+
+Exponents and critical points
+-----------------------------
+``local_slope(obj, var="rho", b=4)``
+    ``d ln y / d ln t`` between ``t/b`` and ``t`` -> ``slope``, ``slope_error`` over ``t``.
+``effective_exponent(obj, var="rho", b=4)``
+    ``delta_eff(t) = -d ln rho / d ln t`` -> ``delta_eff``, ``delta_eff_error``.
+``fit_power_law(obj, var="rho", t_min=None, t_max=None, correction=False, omega=None)``
+    ``rho = A t^-delta (1 + a t^-omega)`` -> ``delta``, ``amplitude`` (``a``, ``omega``).
+``critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=4)``
+    Zero of the late-time curvature of ``ln rho`` vs ``ln t`` across the sweep ->
+    ``{control}_c`` and ``delta`` there (``var="survival"`` on seed runs gives ``delta'``).
+``stationary_density(obj, var="rho", t_min=None)`` -> ``rho_s``.
+``fit_beta(obj, critical, control=None)`` -> ``beta`` from ``rho_s = A Delta^beta``.
+``relaxation_time(obj, decay=0.01)`` -> ``tau = int t rho dt / int rho dt``.
+``fit_nu_par(obj, critical, control=None)`` -> ``nu_par`` from ``tau ~ |Delta|^-nu_par``.
+``spreading(ds, t_min=None, t_max=None)``
+    Seed runs: ``delta_prime`` (``P ~ t^-delta'``), ``theta`` (``N ~ t^theta``), ``z``
+    (``R^2 ~ t^(2/z)``).
+``kappa(obj, delta=1.0)`` -> metric factor ``kappa`` of ``rho ~ (kappa t)^-delta``.
+
+Scaling collapse
+----------------
+``collapse(data, var="rho", form="size", size_dim=None, ..., n_boot=100)``
+    ``rho(t, S) = S^-a F(t / S^b)`` (``form="size"``; ``S`` = ``L``, ``N`` or a network's
+    width; also metric factors ``amplitude`` and ``mu``) or ``rho(t, Delta) = t^-delta
+    G(Delta t^(1/nu_par))`` (``form="control"``). Houdayer–Hartmann quality, Nelder–Mead
+    from several starts, bootstrap errors; ragged input (list of runs or NaN padding).
+``scaled_curves(data, result)`` -> the curves on the scaled axes.
+
+Universality classes
+--------------------
+``catalog()`` -> Dataset of the classes in ``catalog.json`` (values, errors, sources, derived
+and verify flags); ``class_exponents(cls)``, ``fss_exponents(cls, size_kind, dim)``.
+``compare(estimates, classes=None, dim=None, size_kind=None)``
+    Ranked Dataset over ``class``: ``deviation`` per exponent in combined standard errors,
+    ``chi2``, ``ndof``, ``p_value``, ``rank``.
+``analyze(ds)`` -> what one dataset measures (decay sweep, seed runs, size sweep, ...).
+``classify(*datasets, estimates=None, alpha=0.01)`` -> :class:`Verdict` with ``status``
+    ``"match"`` / ``"inconclusive"`` / ``"no match"``, ``best``, ``runner_up``, ``score``,
+    ``candidates``, ``estimates``, ``measurements``, ``missing``, ``table``.
+
+Plots (return ``(fig, axes)``, never call ``plt.show()``)
+---------------------------------------------------------
+``plot_decay``, ``plot_collapse``, ``plot_compare``, ``plot_phase_diagram``.
+"""
+
+from ._accessor import register as _register_accessors
+from ._catalog import EXPONENTS, catalog, class_exponents, compare, fss_exponents
+from ._classify import Verdict, analyze, classify
+from ._collapse import collapse, scaled_curves
+from ._estimate import Estimate, estimates
+from ._exponents import (
+    critical_point,
+    effective_exponent,
+    fit_beta,
+    fit_nu_par,
+    fit_power_law,
+    kappa,
+    local_slope,
+    relaxation_time,
+    spreading,
+    stationary_density,
+)
+from ._plot import plot_collapse, plot_compare, plot_decay, plot_phase_diagram
+
+_register_accessors()
+
+__all__ = [
+    "EXPONENTS",
+    "Estimate",
+    "Verdict",
+    "analyze",
+    "catalog",
+    "class_exponents",
+    "classify",
+    "collapse",
+    "compare",
+    "critical_point",
+    "effective_exponent",
+    "estimates",
+    "fit_beta",
+    "fit_nu_par",
+    "fit_power_law",
+    "fss_exponents",
+    "kappa",
+    "local_slope",
+    "plot_collapse",
+    "plot_compare",
+    "plot_decay",
+    "plot_phase_diagram",
+    "relaxation_time",
+    "scaled_curves",
+    "spreading",
+    "stationary_density",
+]

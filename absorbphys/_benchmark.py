@@ -1,0 +1,469 @@
+"""``absorbphys.benchmark``: deep networks against reference absorbing-state models.
+
+For every process of the configuration (:mod:`absorbphys._benchmark_config`) the benchmark
+locates the critical point from a sweep, measures the decay exponent there, the seed-spreading
+exponents, finite-size scaling and the order-parameter exponent where configured, compares
+each group of measurements with the universality catalog, and writes the results (netCDF),
+a report (Markdown and HTML with embedded figures), PNG figures and a JSON summary.
+
+The verdict combines the *independent* groups of measurements (decay, spreading, finite-size
+scaling, stationary density): a class is a ``match`` only if at least two groups were measured,
+every group is consistent with it, and the runner-up is excluded by at least one group;
+``inconclusive`` when fewer than two groups are available or the data cannot separate the best
+class from the runner-up; ``no match`` when some group is inconsistent with every class.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from absorbphys._benchmark_config import MODES, Entry, default_config
+from absorbphys._params import UsageError, check_int
+
+#: The independent groups of measurements and the estimates that belong to each.
+GROUPS = {
+    "decay": ("delta",),
+    "spreading": ("delta_prime", "theta", "z_spreading"),
+    "fss": ("fss_a", "fss_b"),
+    "stationary": ("beta",),
+}
+#: A group is consistent with a class when its chi-square p-value is at least this.
+P_CONSISTENT = 0.01
+_MARKER = "results.json"
+
+
+@dataclass
+class BenchmarkResult:
+    """What :func:`benchmark` returns.
+
+    Attributes
+    ----------
+    mode : str
+        ``"quick"`` or ``"full"``.
+    seed : int
+        Master seed.
+    out : pathlib.Path or None
+        Output directory.
+    rows : list of dict
+        One row per process (see :meth:`to_dict` for the fields).
+    datasets : dict
+        ``{process: {stage: xarray.Dataset}}``: the simulated data.
+    wall_s : float
+        Total wall-clock time.
+    """
+
+    mode: str
+    seed: int
+    out: Path | None
+    rows: list = field(default_factory=list)
+    datasets: dict = field(default_factory=dict)
+    analyses: dict = field(default_factory=dict)
+    wall_s: float = 0.0
+    figures: dict = field(default_factory=dict)
+    config: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """Return the summary as a JSON-serialisable dict (every estimate ``{value, error}``)."""
+        from absorbphys._version import __version__
+
+        return {"absorbphys_benchmark": 1, "absorbphys_version": __version__,
+                "mode": self.mode, "seed": self.seed, "wall_s": round(self.wall_s, 2),
+                "processes": [_jsonable_row(r) for r in self.rows]}
+
+    def to_json(self, indent=None) -> str:
+        """Return :meth:`to_dict` as a JSON string."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def table(self) -> str:
+        """Return the plain-text table printed by the command line."""
+        from absorbphys._report import text_table
+
+        return text_table(self)
+
+    def __str__(self):
+        return self.table()
+
+
+def _jsonable_row(row):
+    from absorbphys.analysis._estimate import Estimate
+
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, Estimate):
+            out[k] = v.to_dict()
+        elif isinstance(v, dict):
+            out[k] = _jsonable_row(v)
+        elif isinstance(v, float) and not math.isfinite(v):
+            out[k] = None
+        elif isinstance(v, (np.floating, np.integer)):
+            out[k] = v.item()
+        else:
+            out[k] = v
+    return out
+
+
+# ============================================================================ validation
+def _check_out(out) -> Path:
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"out: {str(p)!r} is a file; give a directory for the benchmark "
+                         "outputs")
+    parent = p.absolute().parent
+    if not parent.is_dir():
+        raise UsageError(f"out: directory {str(parent)!r} does not exist; create it first")
+    if p.is_dir() and any(p.iterdir()) and not (p / _MARKER).is_file() \
+            and not (p / ".checkpoints").is_dir():
+        raise UsageError(f"out: {str(p)!r} exists and is not a benchmark output directory; "
+                         "choose a new or empty directory")
+    return p
+
+
+def _select(config, processes):
+    names = [e.name for e in config]
+    if processes is None:
+        return list(config)
+    if isinstance(processes, str):
+        processes = [processes]
+    processes = list(processes)
+    if not processes:
+        raise ValueError("processes must name at least one process")
+    for p in processes:
+        if p not in names:
+            raise UsageError(f"unknown process {p!r}; valid: {', '.join(names)}")
+    return [e for e in config if e.name in processes]
+
+
+def _check_entry(e: Entry):
+    """Validate an entry's model and parameters before any work (one-line errors)."""
+    from absorbphys._registry import get_model
+
+    cls = get_model(e.model)
+    bad = [k for k in e.params if k not in cls.params]
+    if bad:
+        raise UsageError(f"entry {e.name!r}: unknown parameter {bad[0]!r} for model "
+                         f"{e.model!r}; valid: {', '.join(cls.params)}")
+    if e.control not in cls.params:
+        raise UsageError(f"entry {e.name!r}: control {e.control!r} is not a parameter of "
+                         f"model {e.model!r}")
+    try:
+        cls(**{**e.params, cls.size_param: e.size, e.control: e.window[0]})
+        cls(**{**e.params, cls.size_param: e.size, e.control: e.window[1]})
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"entry {e.name!r}: {str(exc).splitlines()[0]}") from None
+
+
+# ============================================================================ classification
+def class_deviations(estimates: dict, dim=None, size_kind=None) -> dict:
+    """Deviation (in combined standard errors) of every estimate from every catalogued class.
+
+    Parameters
+    ----------
+    estimates : dict of str to Estimate
+        Keys as in :data:`GROUPS`.
+    dim : int, optional
+        Spatial dimension (0: fully connected); selects the classes of that dimension plus
+        mean field (:func:`absorbphys.analysis.compare`).
+    size_kind : {"L", "N"}, optional
+        What the size of the finite-size-scaling exponents counts.
+
+    Returns
+    -------
+    dict
+        ``{class: {estimate key: deviation}}`` (NaN where the class has no value).
+    """
+    from absorbphys._benchmark_measure import _an
+
+    names = {k: _CATALOG_NAME.get(k, k) for k in estimates}
+    meas = {names[k]: v for k, v in estimates.items()
+            if names[k] in _CATALOG_NAME.values() and v.error > 0}
+    if not meas:
+        return {}
+    if ("a" not in meas and "b" not in meas):
+        size_kind = None
+    ds = _an("compare")(meas, dim=dim, size_kind=size_kind)
+    inv = {v: k for k, v in _CATALOG_NAME.items()}
+    out = {}
+    for cls in ds["class"].values:
+        row = ds["deviation"].sel({"class": cls})
+        out[str(cls)] = {inv[str(ex)]: float(row.sel(exponent=ex))
+                         for ex in ds["exponent"].values}
+    return out
+
+
+#: Benchmark estimate key -> exponent name of the catalog.
+_CATALOG_NAME = {"delta": "delta", "delta_prime": "delta_prime", "theta": "theta",
+                 "z_spreading": "z", "fss_a": "a", "fss_b": "b", "beta": "beta"}
+
+
+def classify_groups(estimates: dict, dim: int | None = None, size_kind=None) -> dict:
+    """Compare every group of measurements with the catalog and combine them into a verdict.
+
+    Parameters
+    ----------
+    estimates : dict of str to Estimate
+        Measured exponents of one process (keys as in :data:`GROUPS`).
+    dim : int, optional
+        Spatial dimension of the process (0: fully connected), passed to the catalog.
+    size_kind : {"L", "N"}, optional
+        What the size of the finite-size-scaling exponents counts.
+
+    Returns
+    -------
+    dict
+        ``verdict`` ("match", "inconclusive" or "no match"), ``reason`` (one sentence with the
+        numbers), ``best``, ``runner_up``, ``score`` (chi-square per degree of freedom of the
+        best class over all groups), ``groups`` ({group: {class: p-value}}) and ``ranking``
+        (list of ``(class, chi2/dof, consistent with every group)``).
+    """
+    dev = class_deviations(estimates, dim=dim, size_kind=size_kind)
+    if not dev:
+        return {"verdict": "inconclusive", "reason": "no exponent could be measured",
+                "best": "", "runner_up": "", "score": float("nan"), "groups": {},
+                "ranking": []}
+    from scipy.stats import chi2 as _chi2
+
+    present = {g: [k for k in ks if k in estimates] for g, ks in GROUPS.items()}
+    present = {g: ks for g, ks in present.items() if ks}
+    ngroups = len(present)
+    table = []
+    pgroups: dict = {g: {} for g in present}
+    for cls, d in dev.items():
+        tot, dof, ok_all, n_groups = 0.0, 0, True, 0
+        for g, ks in present.items():
+            ks = [k for k in ks if k in d and np.isfinite(d[k])]
+            if not ks:
+                continue
+            c2 = float(sum(d[k] ** 2 for k in ks))
+            p = float(_chi2.sf(c2, len(ks)))
+            pgroups[g][cls] = p
+            tot += c2
+            dof += len(ks)
+            n_groups += 1
+            ok_all &= p >= P_CONSISTENT
+        if dof == 0:
+            continue
+        table.append({"class": cls, "chi2_dof": tot / dof, "consistent": bool(ok_all),
+                      "groups": n_groups, "p": float(_chi2.sf(tot, dof))})
+    if not table:
+        return {"verdict": "inconclusive", "reason": "the catalog has no values for the "
+                "measured exponents", "best": "", "runner_up": "", "score": float("nan"),
+                "groups": pgroups, "ranking": []}
+    # Consistent classes with the widest coverage first, then by the total p-value.
+    table.sort(key=lambda r: (not r["consistent"], -min(r["groups"], 2), -r["p"],
+                              r["chi2_dof"]))
+    best = table[0]
+    runner = table[1] if len(table) > 1 else None
+    summary = "; ".join(
+        f"{g}: " + ", ".join(f"{k} = {estimates[k]}" for k in ks) for g, ks in present.items())
+    if not best["consistent"]:
+        bad = [g for g in present if pgroups[g].get(best["class"], 1.0) < P_CONSISTENT]
+        reason = (f"no catalogued class fits every measurement (closest: {best['class']}, "
+                  f"chi2/dof = {best['chi2_dof']:.3g}, inconsistent in {', '.join(bad)}); "
+                  f"{summary}")
+        verdict = "no match"
+    elif ngroups < 2:
+        reason = (f"only one independent group of measurements ({', '.join(present)}) is "
+                  f"consistent with {best['class']}; one matching group is not enough "
+                  f"({summary})")
+        verdict = "inconclusive"
+    elif best["groups"] < 2:
+        reason = (f"{best['class']} is consistent, but the catalog gives it values for only "
+                  f"one of the measured groups; {summary}")
+        verdict = "inconclusive"
+    elif runner is not None and runner["consistent"]:
+        reason = (f"{best['class']} and {runner['class']} are both consistent with every "
+                  f"measurement they predict (chi2/dof {best['chi2_dof']:.3g} vs "
+                  f"{runner['chi2_dof']:.3g}); the data cannot separate them; {summary}")
+        verdict = "inconclusive"
+    else:
+        reason = (f"{best['class']} is consistent with {best['groups']} independent groups "
+                  f"(chi2/dof = {best['chi2_dof']:.3g}, p = {best['p']:.2g})"
+                  + (f"; runner-up {runner['class']} is excluded" if runner else
+                     "; no other catalogued class applies to this dimension")
+                  + f"; {summary}")
+        verdict = "match"
+    return {"verdict": verdict, "reason": reason, "best": best["class"],
+            "runner_up": runner["class"] if runner else "",
+            "score": float(best["chi2_dof"]), "groups": pgroups,
+            "ranking": [(r["class"], float(r["chi2_dof"]), r["consistent"]) for r in table]}
+
+
+# ============================================================================ the job
+def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progress=None,
+              config=None, backend="cpu", resume=None, workers=None):
+    """Benchmark deep networks against reference absorbing-state models; write a report.
+
+    For each process: critical point from a coarse-to-fine sweep of the control parameter,
+    decay exponent :math:`\\delta` at criticality, seed-spreading exponents
+    (:math:`\\delta'`, :math:`\\theta`, :math:`z`), finite-size scaling
+    :math:`\\rho(t; n) = n^{-a} F(t/n^{b})` over the system size (width for networks) and
+    :math:`\\beta` from the stationary density where configured; every group of measurements
+    is compared with the universality catalog and the verdict combines them.
+
+    Parameters
+    ----------
+    mode : {"quick", "full"}
+        ``"quick"`` (default): about 10 minutes on a 2-core machine. ``"full"``:
+        publication-grade sizes (hours), resumable through checkpoints kept in
+        ``out/.checkpoints``.
+    out : str or os.PathLike or None
+        Output directory (created; its parent must exist). An existing directory is
+        replaced only if it holds a previous benchmark. ``None``: write nothing.
+    processes : list of str, optional
+        Subset of the configuration by name (default: all).
+    seed : int
+        Master seed; every stage derives its own seed from it.
+    progress : bool, optional
+        Progress lines on stderr (default: when stderr is a terminal).
+    config : list of Entry or str, optional
+        A custom configuration, or a JSON file of entries
+        (:func:`~absorbphys._benchmark_config.load_config`); default
+        :func:`~absorbphys._benchmark_config.default_config` of ``mode``.
+    backend : str
+        Simulation backend.
+    resume : bool, optional
+        Reuse finished stages from ``out/.checkpoints`` (default: True for ``"full"``).
+    workers : int, optional
+        Local worker processes for sweeps (default: the sweep's default, all cores).
+
+    Returns
+    -------
+    BenchmarkResult
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad input (unknown mode or process, ``out`` is a file, bad seed), before any work.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of 'quick', 'full', got {mode!r}")
+    seed = check_int("seed", seed, low=0, high=2**63 - 1)
+    if config is None:
+        cfg = default_config(mode)
+    elif isinstance(config, (str, os.PathLike)):
+        from absorbphys._benchmark_config import load_config
+
+        cfg = load_config(config)
+    else:
+        cfg = list(config)
+    for e in cfg:
+        if not isinstance(e, Entry):
+            raise TypeError(f"config must be a list of Entry or a JSON file, got {e!r}")
+    entries = _select(cfg, processes)
+    for e in entries:
+        _check_entry(e)
+    outp = _check_out(out) if out is not None else None
+    if resume is None:
+        resume = mode == "full"
+    from absorbphys.config import show_progress
+
+    verbose = show_progress() if progress is None else bool(progress)
+    t_start = time.perf_counter()
+
+    def log(msg):
+        if verbose:
+            print(f"[benchmark {time.perf_counter() - t_start:6.1f}s] {msg}", file=sys.stderr,
+                  flush=True)
+
+    result = BenchmarkResult(mode=mode, seed=seed, out=outp,
+                             config=[e.to_dict() for e in entries])
+    ckpt_root = None
+    if outp is not None and resume:
+        outp.mkdir(exist_ok=True)
+        ckpt_root = outp / ".checkpoints"
+    log(f"mode={mode} seed={seed} processes={', '.join(e.name for e in entries)}")
+    for e in entries:
+        result.rows.append(_run_entry(e, seed, backend, ckpt_root, log, workers, result))
+    result.wall_s = time.perf_counter() - t_start
+    if outp is not None:
+        from absorbphys._report import write_outputs
+
+        write_outputs(result, outp, log)
+    return result
+
+
+def _run_entry(e: Entry, seed, backend, ckpt_root, log, workers, result):
+    from absorbphys._benchmark_measure import EntryFailed, EntryMeasurement, _one_line
+    from absorbphys._benchmark_run import Runner
+
+    t0 = time.perf_counter()
+    elog = (lambda m: log(f"{e.name}: {m}"))
+    runner = Runner(e, seed, backend=backend,
+                    ckpt_dir=(ckpt_root / e.name) if ckpt_root is not None else None,
+                    log=elog, workers=workers)
+    m = EntryMeasurement(e, runner, log=elog)
+    fatal = None
+    try:
+        m.run_all()
+    except (EntryFailed, ValueError) as exc:
+        fatal = _one_line(exc)
+        elog(f"failed: {fatal}")
+    wall = time.perf_counter() - t0
+    result.datasets[e.name] = dict(runner.datasets)
+    result.analyses[e.name] = {"results": dict(m.results), "measurement": m}
+    dim = _process_dim(runner, e)
+    size_kind = "N" if dim == 0 else "L"
+    cls = classify_groups(m.estimates, dim=dim, size_kind=size_kind) if fatal is None else {
+        "verdict": "failed", "reason": fatal, "best": "", "runner_up": "",
+        "score": float("nan"), "groups": {}, "ranking": []}
+    row = {"name": e.name, "label": e.label, "model": e.model, "control": e.control,
+           "size_param": runner.size_param, "size": e.size, "dim": dim, "notes": e.notes}
+    row.update(m.estimates)
+    kap = m.results.get("kappa")
+    if kap is not None and e.model in ("mlp", "cnn") and "kappa" in kap:
+        from absorbphys.analysis._estimate import Estimate
+
+        row["kappa"] = Estimate(float(kap["kappa"]), float(kap["kappa_error"]))
+    row.update(verdict=cls["verdict"], best=cls["best"], runner_up=cls["runner_up"],
+               score=cls["score"], reason=cls["reason"],
+               ranking=[list(r) for r in cls["ranking"][:5]],
+               ranking_all=[list(r) for r in cls["ranking"]],
+               windows=[list(w) for w in m.window_used],
+               stage_errors=dict(m.errors), time_s=round(wall, 1),
+               error_parts={k: {kk: round(float(vv), 6) for kk, vv in v.items()}
+                            for k, v in m.error_parts.items()},
+               budget_s=float(e.budget_s),
+               stage_times={k: round(v, 2) for k, v in runner.timings.items()})
+    elog(f"{cls['verdict']}: best {cls['best'] or '-'}, runner-up {cls['runner_up'] or '-'} "
+         f"({wall:.1f} s of {e.budget_s:g} s budget)")
+    return row
+
+
+def _process_dim(runner, e):
+    try:
+        defaults = runner.cls.defaults()
+        kw = {**defaults, **e.params}
+        size = {runner.size_param: 4 if runner.size_param != "N" else 16}
+        ctrl = {e.control: float(np.mean(e.window))}
+        return int(runner.cls(**{**kw, **size, **ctrl}).dim)
+    except Exception:
+        return None
+
+
+def replace_dir(staging: Path, out: Path):
+    """Swap a finished staging directory into place (the old one, if any, is removed).
+
+    Checkpoints of the old directory (``.checkpoints``) move to the new one. Between the two
+    renames the output path briefly does not exist; it never holds a half-written report.
+    """
+    ck = out / ".checkpoints"
+    if ck.is_dir():
+        os.replace(ck, staging / ".checkpoints")
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.absolute().parent))
+        os.rmdir(old)
+        os.replace(out, old)
+    os.replace(staging, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,389 @@
+"""Configuration of ``absorbphys benchmark``: the processes, search windows, sizes and budgets.
+
+Every entry is a :class:`Entry`; :func:`default_config` returns the built-in list for a mode.
+Nothing here is a result: search windows bound where the critical point is *looked for*
+(the value itself always comes out of the data), and the mean-field line used as the starting
+guess for networks is computed theory (:func:`absorbphys.models.meanfield.critical_sigma_w`),
+not a measured value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+MODES = ("quick", "full")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One process of the benchmark and how to measure it.
+
+    Parameters
+    ----------
+    name : str
+        Short name used by ``--only`` (e.g. ``"dp1d"``).
+    label : str
+        Human-readable description for the report.
+    model : str
+        Registry name of the process (``"dk"``, ``"contact"``, ``"mlp"``...).
+    params : dict
+        Fixed constructor arguments (everything except the control and size parameters).
+    control : str
+        Control parameter swept to locate the critical point.
+    window : tuple of float
+        ``(low, high)`` search window of the coarse sweep.
+    size : int
+        System size (value of the model's size parameter) of the sweep and the decay run.
+    t_max : float
+        Last time of the sweep runs (later times for the decay run, see ``decay_t_max``).
+    sweep_points : int
+        Points per sweep level.
+    sweep_samples : int
+        Samples per sweep point.
+    coarse_t_frac : float
+        The first (coarse) level runs to ``coarse_t_frac * t_max`` when refinement follows.
+    final_samples : int
+        Samples per point of the last refinement level (0: ``sweep_samples``).
+    coarse_size : int
+        System size of the first level when refinement follows (0: ``size``).
+    refine : int
+        Number of refinement levels after the coarse sweep (coarse-to-fine).
+    decay_t_max : float
+        Last time of the decay run at the critical point.
+    decay_samples : int
+        Samples of the decay run.
+    guess : str or None
+        ``"meanfield"``: centre the window on the infinite-width critical line (networks).
+    window_halfwidth : float
+        Half-width of the window around the mean-field guess, when ``guess`` is used.
+    spreading : dict or None
+        Seed-spreading run ``{"size", "t_max", "samples"}`` at the critical point.
+    fss_sizes : tuple of int
+        Sizes of the finite-size-scaling runs at the critical point (empty: no FSS).
+    fss_t_factor : float
+        Last time of the FSS run of size ``n`` is ``fss_t_factor * n**fss_t_power``.
+    fss_t_power : float
+        See ``fss_t_factor``.
+    fss_t_min : float
+        The collapse uses the times ``t >= fss_t_min * n**fss_t_power`` of size ``n`` (the
+        finite-size regime; earlier times carry no information on the cutoff).
+    fss_samples : int
+        Samples per FSS size.
+    fss_shift : bool
+        Also run every size at ``x_c -+ error`` and add the shift of ``a``, ``b`` to their
+        errors (the collapse assumes criticality; triples the FSS cost).
+    beta_offsets : tuple of float
+        Relative distances ``(x - x_c)/x_c`` above the critical point for the stationary
+        density (beta); empty: no beta.
+    beta_t_max : float
+        Relaxation time allowed to the off-critical runs.
+    beta_samples : int
+        Samples per off-critical point.
+    beta_size : int
+        System size of the off-critical runs (0: ``size``).
+    beta_t_min : float
+        The stationary density is averaged over ``t >= beta_t_min * beta_t_max``.
+    beta_stationary_tol : float
+        A run counts as stationary when ``|d ln rho / d ln t| + 2 sigma <= tol`` in that
+        window (see :func:`absorbphys.analysis.fit_beta`).
+    budget_s : float
+        Wall-clock budget (seconds) the sizes were chosen for, on a 2-core VM after Numba
+        compilation; the report compares it with the measured time.
+    """
+
+    name: str
+    label: str
+    model: str
+    params: dict
+    control: str
+    window: tuple
+    size: int
+    t_max: float
+    sweep_points: int = 9
+    sweep_samples: int = 8
+    refine: int = 1
+    coarse_t_frac: float = 0.5
+    final_samples: int = 0
+    coarse_size: int = 0
+    decay_t_max: float = 0
+    decay_samples: int = 16
+    guess: str | None = None
+    window_halfwidth: float = 0.0
+    spreading: dict | None = None
+    fss_sizes: tuple = ()
+    fss_t_factor: float = 1.0
+    fss_t_power: float = 1.0
+    fss_samples: int = 16
+    fss_t_min: float = 0.1
+    fss_shift: bool = True
+    beta_offsets: tuple = ()
+    beta_t_max: float = 0
+    beta_samples: int = 4
+    beta_size: int = 0
+    beta_t_min: float = 0.5
+    beta_stationary_tol: float = 0.05
+    budget_s: float = 60.0
+    notes: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        n = self.name
+        try:
+            lo, hi = (float(v) for v in self.window)
+        except (TypeError, ValueError):
+            raise ValueError(f"entry {n!r}: window must be two numbers (low, high), got "
+                             f"{self.window!r}") from None
+        if not lo < hi:
+            raise ValueError(f"entry {n!r}: window must have low < high, got {self.window!r}")
+        object.__setattr__(self, "window", (lo, hi))
+        for k, low in (("sweep_points", 3), ("sweep_samples", 2), ("decay_samples", 2),
+                       ("fss_samples", 2), ("beta_samples", 2), ("refine", 0), ("size", 2)):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ValueError(f"entry {n!r}: {k} must be an integer >= {low}, got {v!r}")
+        if not (float(self.t_max) >= 4):
+            raise ValueError(f"entry {n!r}: t_max must be >= 4, got {self.t_max!r}")
+        if not self.decay_t_max:
+            object.__setattr__(self, "decay_t_max", self.t_max)
+        if not self.beta_t_max:
+            object.__setattr__(self, "beta_t_max", self.t_max)
+
+    def replace(self, **changes) -> Entry:
+        """Return a copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Return the entry as a JSON-serialisable dict (recorded in the outputs)."""
+        return dataclasses.asdict(self)
+
+
+def _quick() -> list[Entry]:
+    """Sizes for about 10 minutes on a 2-core VM (budgets measured on one, 2026-11-28)."""
+    return [
+        Entry(
+            name="dp1d", label="1+1 bond DP (Domany-Kinzel automaton, p1 = p, p2 = p(2-p))",
+            model="dp", params={"kind": "bond", "dim": 1}, control="p", window=(0.60, 0.69),
+            size=16384, t_max=4096, sweep_points=9, sweep_samples=12, refine=2,
+            decay_t_max=16384, decay_samples=16,
+            spreading={"size": 4096, "t_max": 2048, "samples": 4000},
+            fss_sizes=(32, 64, 128, 256), fss_t_factor=8.0, fss_t_power=1.58,
+            fss_samples=200, beta_offsets=(0.015, 0.02, 0.03, 0.04, 0.06),
+            beta_t_max=16384, beta_size=8192, beta_t_min=0.25, beta_samples=4, budget_s=35,
+        ),
+        Entry(
+            name="cp2d", label="2D contact process (square lattice)", model="contact",
+            params={"dim": 2}, control="lam", window=(1.50, 1.80), size=128, t_max=1000.0,
+            sweep_points=9, sweep_samples=6, refine=2, final_samples=16,
+            decay_t_max=2000.0, decay_samples=8,
+            spreading={"size": 256, "t_max": 1000.0, "samples": 4000},
+            beta_offsets=(0.01, 0.015, 0.02, 0.03, 0.04), beta_t_max=1000.0, beta_samples=4,
+            budget_s=45,
+            notes="no finite-size scaling in quick mode: a collapse needs the critical point "
+                  "to better than 1e-3, more than 45 s allow in 2D",
+        ),
+        Entry(
+            name="mfcp", label="Mean-field contact process (complete graph)", model="mfcp",
+            params={}, control="lam", window=(0.90, 1.10), size=1_000_000, t_max=300.0,
+            sweep_points=7, sweep_samples=8, refine=1, coarse_t_frac=1 / 3, final_samples=6,
+            coarse_size=100_000, decay_t_max=300.0, decay_samples=16,
+            fss_sizes=(2000, 4000, 8000, 16000, 32000), fss_t_factor=4.0, fss_t_power=0.5,
+            fss_t_min=0.3, fss_samples=200, budget_s=30,
+            notes="no beta in quick mode: near lam_c the stationary density of the complete "
+                  "graph fluctuates by ~1/(Delta^1.5 N^0.5), which needs N >~ 1e7",
+        ),
+        Entry(
+            name="mlp", label="MLP, tanh, sigma_b = 0.3 (exact Gaussian transition)",
+            model="mlp", params={"sigma_b": 0.3, "activation": "tanh"}, control="sigma_w",
+            window=(1.30, 1.50), guess="meanfield", window_halfwidth=0.1, size=4096,
+            coarse_size=1024, t_max=512, sweep_points=7, sweep_samples=6, refine=1,
+            decay_t_max=512, decay_samples=24, fss_sizes=(32, 64, 128, 256),
+            fss_t_factor=8.0, fss_t_power=1.0, fss_t_min=0.25, fss_samples=64,
+            beta_offsets=(0.02, 0.03, 0.05, 0.08), beta_t_max=1024, beta_samples=16,
+            beta_size=1024, beta_t_min=0.125, beta_stationary_tol=0.2, budget_s=75,
+            notes="finite width: rho fluctuates slowly around its stationary value, so the "
+                  "stationarity test of beta is relaxed to |slope| + 2 sigma <= 0.2 over "
+                  "t in [128, 1024]",
+        ),
+        Entry(
+            name="cnn1d", label="1D CNN, tanh, 8 channels, weight-shared", model="cnn",
+            params={"channels": 8, "sigma_b": 0.3, "dim": 1, "activation": "tanh",
+                    "weight_sharing": True},
+            control="sigma_w", window=(1.40, 2.00), size=512, t_max=2048, sweep_points=9,
+            sweep_samples=6, refine=1, decay_t_max=4096, decay_samples=16,
+            fss_sizes=(64, 128, 256, 512), fss_t_factor=4.0, fss_t_power=1.0,
+            fss_samples=16, budget_s=45,
+        ),
+        Entry(
+            name="cnn1d-lc", label="1D CNN, tanh, 8 channels, locally connected",
+            model="cnn", params={"channels": 8, "sigma_b": 0.3, "dim": 1, "activation": "tanh",
+                                 "weight_sharing": False},
+            control="sigma_w", window=(1.30, 1.60), size=256, t_max=512, sweep_points=9,
+            sweep_samples=4, refine=1, decay_t_max=1024, decay_samples=8,
+            spreading={"size": 256, "t_max": 256, "samples": 200},
+            fss_sizes=(32, 64, 128), fss_t_factor=2.0, fss_t_power=1.5, fss_samples=16,
+            budget_s=50,
+        ),
+        Entry(
+            name="cnn2d", label="2D CNN, tanh, 4 channels, weight-shared", model="cnn",
+            params={"channels": 4, "sigma_b": 0.3, "dim": 2, "activation": "tanh",
+                    "weight_sharing": True},
+            control="sigma_w", window=(1.40, 2.40), size=32, t_max=512, sweep_points=9,
+            sweep_samples=4, refine=1, decay_t_max=1024, decay_samples=8,
+            fss_sizes=(8, 16, 32), fss_t_factor=4.0, fss_t_power=1.0, fss_samples=16,
+            budget_s=45,
+        ),
+        Entry(
+            name="cnn2d-lc", label="2D CNN, tanh, 4 channels, locally connected", model="cnn",
+            params={"channels": 4, "sigma_b": 0.3, "dim": 2, "activation": "tanh",
+                    "weight_sharing": False},
+            control="sigma_w", window=(1.30, 1.70), size=32, t_max=512, sweep_points=9,
+            sweep_samples=4, refine=1, decay_t_max=1024, decay_samples=8,
+            spreading={"size": 32, "t_max": 128, "samples": 100},
+            budget_s=45,
+        ),
+        Entry(
+            name="cnn1d-lc-hardtanh",
+            label="1D CNN, hard_tanh, 4 channels, sigma_b = 5, locally connected",
+            model="cnn", params={"channels": 4, "sigma_b": 5.0, "dim": 1,
+                                 "activation": "hard_tanh", "weight_sharing": False},
+            control="sigma_w", window=(4.6, 5.8), size=512, t_max=2048, sweep_points=9,
+            sweep_samples=6, refine=2, decay_t_max=4096, decay_samples=8,
+            spreading={"size": 256, "t_max": 512, "samples": 400,
+                       "params": {"seed_rho": 1.0}},
+            fss_sizes=(32, 64, 128), fss_t_factor=2.0, fss_t_power=1.58, fss_samples=64,
+            budget_s=80,
+            notes="seed runs start from one fully decorrelated site (seed_rho = 1): with "
+                  "strong saturation an infinitesimal difference dies out exactly",
+        ),
+    ]
+
+
+def _full() -> list[Entry]:
+    """Publication-grade sizes (hours; resumable through the sweep checkpoints)."""
+    q = {e.name: e for e in _quick()}
+    return [
+        q["dp1d"].replace(size=65536, t_max=16384, sweep_points=11, sweep_samples=32, refine=2,
+                          decay_t_max=32768, decay_samples=128,
+                          spreading={"size": 8192, "t_max": 8192, "samples": 100000},
+                          fss_sizes=(64, 128, 256, 512, 1024), fss_samples=2000,
+                          beta_offsets=(0.005, 0.01, 0.02, 0.04, 0.08), beta_t_max=16384,
+                          beta_samples=16, budget_s=3 * 3600),
+        q["cp2d"].replace(size=512, t_max=2000.0, sweep_points=11, sweep_samples=16, refine=2,
+                          decay_t_max=4000.0, decay_samples=64,
+                          spreading={"size": 512, "t_max": 3000.0, "samples": 50000},
+                          fss_sizes=(16, 32, 64, 128), fss_samples=1000,
+                          beta_offsets=(0.01, 0.02, 0.04, 0.08), beta_t_max=2000.0,
+                          budget_s=4 * 3600),
+        q["mfcp"].replace(size=100_000_000, t_max=3000.0, sweep_samples=32, refine=2,
+                          decay_t_max=3000.0, decay_samples=64,
+                          fss_sizes=(10**3, 10**4, 10**5, 10**6), fss_samples=1000,
+                          beta_offsets=(0.01, 0.02, 0.04, 0.08), budget_s=3600),
+        q["mlp"].replace(size=65536, t_max=16384, sweep_samples=32, refine=2,
+                         decay_t_max=32768, decay_samples=64,
+                         fss_sizes=(128, 256, 512, 1024, 2048, 4096), fss_samples=512,
+                         beta_offsets=(0.01, 0.02, 0.04, 0.08), budget_s=2 * 3600),
+        q["cnn1d"].replace(size=1024, t_max=4096, sweep_samples=32, refine=2,
+                           decay_t_max=8192, decay_samples=64,
+                           fss_sizes=(64, 128, 256, 512, 1024), fss_samples=64,
+                           budget_s=2 * 3600),
+        q["cnn1d-lc"].replace(size=2048, t_max=4096, sweep_samples=32, refine=2,
+                              decay_t_max=8192, decay_samples=64,
+                              spreading={"size": 2048, "t_max": 2048, "samples": 2000},
+                              fss_sizes=(64, 128, 256, 512), fss_samples=64,
+                              budget_s=2 * 3600),
+        q["cnn2d"].replace(size=128, t_max=2048, sweep_samples=16, refine=2,
+                           decay_t_max=4096, decay_samples=32,
+                           fss_sizes=(16, 32, 64, 128), fss_samples=32, budget_s=3 * 3600),
+        q["cnn2d-lc"].replace(size=128, t_max=2048, sweep_samples=16, refine=2,
+                              decay_t_max=4096, decay_samples=32,
+                              spreading={"size": 128, "t_max": 1024, "samples": 1000},
+                              fss_sizes=(16, 32, 64, 128), fss_samples=32, budget_s=3 * 3600),
+        q["cnn1d-lc-hardtanh"].replace(size=8192, t_max=8192, sweep_samples=32, refine=2,
+                                       decay_t_max=16384, decay_samples=64,
+                                       spreading={"size": 8192, "t_max": 8192,
+                                                  "samples": 20000},
+                                       fss_sizes=(64, 128, 256, 512, 1024), fss_samples=512,
+                                       beta_offsets=(0.005, 0.01, 0.02, 0.04),
+                                       budget_s=3 * 3600),
+    ]
+
+
+def default_config(mode: str = "quick") -> list[Entry]:
+    """Return the built-in benchmark configuration for a mode.
+
+    Parameters
+    ----------
+    mode : {"quick", "full"}
+        ``"quick"``: about 10 minutes on a 2-core machine (Numba compilation included);
+        ``"full"``: publication-grade sizes (hours), resumable.
+
+    Returns
+    -------
+    list of Entry
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of 'quick', 'full', got {mode!r}")
+    return _quick() if mode == "quick" else _full()
+
+
+def load_config(path) -> list[Entry]:
+    """Read a benchmark configuration from a JSON file.
+
+    The file holds a list of entries (or ``{"entries": [...]}``), each an object with the
+    fields of :class:`Entry` (``name``, ``label``, ``model``, ``params``, ``control``,
+    ``window``, ``size``, ``t_max`` required; the others optional).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        JSON file.
+
+    Returns
+    -------
+    list of Entry
+
+    Raises
+    ------
+    ValueError
+        Unreadable file, unknown or missing fields (one line naming the entry and field).
+    """
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except OSError as exc:
+        raise ValueError(f"config: cannot read {str(p)!r}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ValueError(f"config: {str(p)!r} is not valid JSON: {exc}") from None
+    if isinstance(data, dict):
+        data = data.get("entries")
+    if not isinstance(data, list) or not data:
+        raise ValueError("config: expected a non-empty list of entries (or {\"entries\": "
+                         "[...]})")
+    fields = {f.name: f for f in dataclasses.fields(Entry)}
+    required = [n for n, f in fields.items() if f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING]
+    out, names = [], set()
+    for i, d in enumerate(data):
+        if not isinstance(d, dict):
+            raise ValueError(f"config: entry {i} must be an object, got {type(d).__name__}")
+        label = d.get("name", f"#{i}")
+        bad = [k for k in d if k not in fields]
+        if bad:
+            raise ValueError(f"config: entry {label!r} has unknown field {bad[0]!r}; valid: "
+                             f"{', '.join(fields)}")
+        miss = [k for k in required if k not in d]
+        if miss:
+            raise ValueError(f"config: entry {label!r} lacks the field {miss[0]!r}")
+        if label in names:
+            raise ValueError(f"config: duplicate entry name {label!r}")
+        names.add(label)
+        kw = dict(d)
+        for k in ("window", "fss_sizes", "beta_offsets"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        out.append(Entry(**kw))
+    return out

@@ -1,0 +1,473 @@
+"""The measurements of one benchmark entry, on top of :mod:`absorbphys.analysis`.
+
+Each stage runs simulations through a :class:`~absorbphys._benchmark_run.Runner` and turns
+them into estimates with the analysis suite; nothing here knows the concrete model, and no
+critical value or exponent is ever taken from anything but the simulated data.
+
+Stages
+------
+``sweep<k>``
+    Coarse-to-fine search of the critical point: a grid over the control parameter, runs from
+    the fully active (uncorrelated) state, critical value = zero of the late-time curvature of
+    ``ln rho`` vs ``ln t`` (:func:`absorbphys.analysis.critical_point`). If the curvature has
+    no sign change in the window, the window moves in the direction the data point to.
+``decay``
+    A longer run at the critical value: ``delta`` from a power-law fit, with the jackknife
+    error combined with the shift of ``delta`` across the critical value's error bar
+    (taken from the sweep's window exponents).
+``spreading``
+    Seed runs at the critical value: ``delta'``, ``theta``, ``z``.
+``fss_<n>``
+    Runs at the critical value for several sizes; automatic data collapse
+    ``rho = n^-a F(t / n^b)``.
+``beta``
+    Stationary density above the critical value: ``rho_s ~ Delta^beta``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from absorbphys._benchmark_run import Runner
+
+
+class EntryFailed(RuntimeError):
+    """A stage could not produce its estimate (recorded in the report, not fatal)."""
+
+
+def _an(name):
+    """Return an analysis function by name (public namespace first, then its modules)."""
+    import importlib
+
+    an = importlib.import_module("absorbphys.analysis")
+    f = getattr(an, name, None)
+    if f is not None:
+        return f
+    for mod in ("_exponents", "_scaling", "_collapse", "_catalog", "_classes", "_metric",
+                "_plots"):
+        try:
+            m = importlib.import_module(f"absorbphys.analysis.{mod}")
+        except ModuleNotFoundError:
+            continue
+        f = getattr(m, name, None)
+        if f is not None:
+            return f
+    raise EntryFailed(f"absorbphys.analysis has no {name!r} yet")
+
+
+def _est(value, error):
+    from absorbphys.analysis._estimate import Estimate
+
+    return Estimate(float(value), float(error) if np.isfinite(error) else 0.0)
+
+
+def _curvature_signs(ds, control):
+    """Sign of the late-time curvature of ln rho vs ln t per control value.
+
+    Computed as :func:`absorbphys.analysis.critical_point` does (quadratic in ``ln t``, every
+    decade weighted equally, upper half of the logarithmic time range, batch-weighted mean):
+    ``-1`` bends down (absorbing side; also when the mean reaches 0 in the window), ``+1``
+    bends up (active side). Also returns whether each value stays positive in the window.
+    """
+    from absorbphys.analysis import _core
+    from absorbphys.analysis._data import window_mask
+
+    x = ds[control].values
+    rho = ds["rho"].transpose(control, "batch", "t").values
+    w = ds["n_samples"].values.astype(float) if "n_samples" in ds.coords \
+        else np.ones(rho.shape[1])
+    t = ds["t"].values.astype(float)
+    m, _, _ = window_mask(t, None, None, min_points=4)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.einsum("kbt,b->kt", rho[:, :, m], w) / w.sum()
+    lnt = np.log(t[m])
+    positive = np.all(mean > 0, axis=1)
+    lny = np.log(np.where(mean > 0, mean, 1.0))
+    quad = _core.polyfit_rows(lnt - lnt.mean(), lny, _core.log_weights(lnt), 2)
+    curv = 2.0 * quad[..., 2]
+    signs = np.where(positive, np.where(curv >= 0, 1.0, -1.0), -1.0)
+    return signs[: len(x)], positive[: len(x)]
+
+
+def _monotone_run(ds, control, bracket, positive, cp, max_side=3):
+    """Widest run of values around the bracket on which the curvature is linear in x.
+
+    Candidates extend the bracket by up to ``max_side`` values on each side; the widest one
+    whose weighted straight-line fit has a chi-square p-value >= 0.05 is kept (the bracket
+    itself otherwise).
+    """
+    from scipy.stats import chi2 as _chi2
+
+    idx = [j for j in range(ds.sizes[control]) if positive[j]]
+    res = cp(ds.isel({control: idx}), control=control, n_fit=2)
+    x = dict(zip(idx, res[control].values))
+    c = dict(zip(idx, res["curvature"].values))
+    e = dict(zip(idx, res["curvature_error"].values))
+    lo, hi = bracket
+    best = list(bracket)
+    for left in range(max_side + 1):
+        for right in range(max_side + 1):
+            run = list(range(lo - left, hi + right + 1))
+            if len(run) <= len(best) or not all(j in c for j in run):
+                continue
+            xs = np.array([x[j] for j in run])
+            ys = np.array([c[j] for j in run])
+            es = np.maximum(np.array([e[j] for j in run]), 1e-12)
+            coef = np.polyfit(xs, ys, 1, w=1.0 / es)
+            chi2 = float(np.sum(((np.polyval(coef, xs) - ys) / es) ** 2))
+            if coef[0] > 0 and _chi2.sf(chi2, len(run) - 2) >= 0.05:
+                best = run
+    return best
+
+
+def _transition_index(signs):
+    """Split ``- - - | + + +`` that agrees best with the signs (index of the first '+')."""
+    n = len(signs)
+    best, idx = -1, 0
+    for i in range(n + 1):
+        agree = int(np.sum(signs[:i] < 0) + np.sum(signs[i:] > 0))
+        if agree > best:
+            best, idx = agree, i
+    return idx
+
+
+class EntryMeasurement:
+    """Run every configured stage of one entry and collect its estimates.
+
+    Parameters
+    ----------
+    entry : Entry
+        What to run.
+    runner : Runner
+        Executes (and checkpoints) the simulations.
+    log : callable
+        Progress lines.
+    """
+
+    def __init__(self, entry, runner: Runner, log=None):
+        self.entry = entry
+        self.runner = runner
+        self.log = log or (lambda m: None)
+        self.estimates: dict = {}
+        self.results: dict = {}   # analysis result Datasets by stage
+        self.errors: dict = {}    # stage -> one-line reason it failed
+        self.error_parts: dict = {}  # estimate -> {source: error}, combined in quadrature
+        self.critical = None
+        self.window_used: list = []
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def control(self):
+        """Control parameter name."""
+        return self.entry.control
+
+    def _size_kw(self, n=None):
+        return {self.runner.size_param: int(self.entry.size if n is None else n)}
+
+    def _initial_window(self):
+        e = self.entry
+        lo, hi = map(float, e.window)
+        if e.guess == "meanfield":
+            from absorbphys.models.meanfield import critical_sigma_w
+
+            c = float(critical_sigma_w(e.params["sigma_b"], e.params.get("activation", "tanh")))
+            hw = e.window_halfwidth or 0.5 * (hi - lo)
+            lo, hi = c - hw, c + hw
+        return lo, hi
+
+    def _clip(self, lo, hi):
+        spec = self.runner.cls.params.get(self.control)
+        if spec is not None:
+            if spec.low is not None:
+                lo = max(lo, float(spec.low) + (1e-9 if spec.low_open else 0.0))
+            if spec.high is not None:
+                hi = min(hi, float(spec.high))
+        return lo, hi
+
+    # ------------------------------------------------------------------ stages
+    def locate(self):
+        """Coarse-to-fine search of the critical value (stages ``sweep0``, ``sweep1``...)."""
+        e = self.entry
+        cp = _an("critical_point")
+        lo, hi = self._clip(*self._initial_window())
+        level, shifts, last = 0, 0, None
+        while level <= e.refine:
+            xs = np.round(np.linspace(lo, hi, e.sweep_points), 10)
+            self.window_used.append((float(lo), float(hi)))
+            final = level == e.refine
+            t_lev = e.t_max if (final or level > 0) else e.t_max * e.coarse_t_frac
+            s_lev = (e.final_samples or e.sweep_samples) if (final and level > 0) \
+                else e.sweep_samples
+            n_lev = e.size if (final or level > 0 or not e.coarse_size) else e.coarse_size
+            ds = self.runner.run(f"sweep{level}", {self.control: [float(v) for v in xs]},
+                                 t_lev, s_lev, fixed=self._size_kw(n_lev))
+            signs, positive = _curvature_signs(ds, self.control)
+            i = _transition_index(signs)
+            if i in (0, len(signs)) and shifts < 2:
+                width = hi - lo
+                if i == len(signs):   # everything absorbing: look higher
+                    lo, hi = hi - 0.1 * width, hi + width
+                else:                 # everything active: look lower
+                    lo, hi = lo - width, lo + 0.1 * width
+                lo, hi = self._clip(lo, hi)
+                self.log(f"no crossing in the window; moving it to [{lo:.6g}, {hi:.6g}]")
+                shifts += 1
+                self.runner.datasets[f"sweep{level}_miss{shifts}"] = \
+                    self.runner.datasets.pop(f"sweep{level}")
+                continue
+            # Fit the curvature's zero only near the transition, on values that stay
+            # positive (absorbed curves have no curvature; far on the active side the
+            # saturated curves are flat and their curvature is noise).
+            # The curvature is far from linear across a wide window (steep on the absorbing
+            # side, flat or even falling on the saturated active side): on coarse levels the
+            # zero is interpolated between the two values that bracket the sign change; on
+            # the last level a line is fitted through the run of values around the bracket
+            # along which the curvature keeps increasing (within one combined error).
+            sel = [j for j in (i - 1, i) if positive[j]]
+            try:
+                if len(sel) < 2:
+                    raise ValueError("the value below the transition is absorbed inside the "
+                                     "fit window; the window is too coarse")
+                if final:
+                    sel = _monotone_run(ds, self.control, sel, positive, cp)
+                res = cp(ds.isel({self.control: sel}), control=self.control, n_fit=len(sel))
+            except ValueError as exc:
+                if last is not None:  # keep the previous level's value
+                    self.errors[f"sweep{level}"] = _one_line(exc)
+                    break
+                raise EntryFailed(f"critical point: {_one_line(exc)}") from None
+            key = f"{self.control}_c"
+            xc = _est(res[key], res[f"{key}_error"])
+            if final:
+                # Systematic: the same estimate from the upper third of the log time range
+                # (corrections to scaling move the zero of the curvature).
+                t = ds["t"].values.astype(float)
+                tp = t[t > 0]
+                t3 = float(tp[0] ** (1 / 3) * tp[-1] ** (2 / 3))
+                parts = {"stat": xc.error}
+                try:
+                    r3 = cp(ds.isel({self.control: sel}), control=self.control,
+                            n_fit=len(sel), t_min=t3)
+                    parts["window"] = abs(float(r3[key]) - xc.value)
+                except ValueError as exc:
+                    self.log(f"no late-window check of the critical point: {_one_line(exc)}")
+                xc = _est(xc.value, _quad(parts))
+                self.error_parts["critical_point"] = parts
+            self.results[f"sweep{level}"] = res
+            last = (xc, res)
+            self.log(f"critical point (level {level}): {self.control}_c = {xc}")
+            step = (hi - lo) / max(e.sweep_points - 1, 1)
+            half = max(3.0 * xc.error, 1.0 * step)
+            lo, hi = self._clip(xc.value - half, xc.value + half)
+            level += 1
+        xc, res = last
+        self.critical = xc
+        self.estimates["critical_point"] = xc
+        return xc
+
+    def _delta_systematic(self):
+        """|d delta / d x| * error(x_c) from the last sweep's window exponents."""
+        xc = self.critical
+        last = [k for k in self.results if k.startswith("sweep")]
+        if not last or xc.error == 0:
+            return 0.0
+        res = self.results[last[-1]]
+        x = res[self.control].values
+        d = res["delta_window"].values
+        ok = np.isfinite(d)
+        if ok.sum() < 2:
+            return 0.0
+        near = np.argsort(np.abs(x[ok] - xc.value))[:4]
+        slope = np.polyfit(x[ok][near], d[ok][near], 1)[0]
+        return abs(float(slope)) * xc.error
+
+    def decay(self):
+        """Decay exponent ``delta`` at the critical value (stage ``decay``)."""
+        e = self.entry
+        xc = self.critical
+        ds = self.runner.run("decay", {self.control: [xc.value]}, e.decay_t_max,
+                             e.decay_samples, fixed=self._size_kw())
+        one = ds.isel({self.control: 0})
+        fit = _an("fit_power_law")
+        res = fit(one)
+        self.results["decay"] = res
+        lo, hi = float(res.attrs["t_min"]), float(res.attrs["t_max"])
+        mid = math.sqrt(lo * hi)
+        halves = [float(fit(one, t_min=a, t_max=b)["delta"]) for a, b in ((lo, mid), (mid, hi))]
+        parts = {"stat": float(res["delta_error"]),
+                 "window": 0.5 * abs(halves[1] - halves[0]),
+                 "critical_point": self._delta_systematic()}
+        d = _est(res["delta"], _quad(parts))
+        self.estimates["delta"] = d
+        self.error_parts["delta"] = parts
+        self.log(f"delta = {d} ({_parts_text(parts)})")
+        try:
+            k = _an("kappa")(one, delta=1.0)
+            self.results["kappa"] = k
+        except (ValueError, EntryFailed):
+            pass
+        return d
+
+    def spread(self):
+        """Seed-spreading exponents at the critical value (stage ``spreading``)."""
+        e = self.entry
+        sp = e.spreading
+        ds = self.runner.run("spreading", {self.control: [self.critical.value]}, sp["t_max"],
+                             sp["samples"], init="seed",
+                             fixed={**self._size_kw(sp["size"]), **sp.get("params", {})})
+        one = ds.isel({self.control: 0})
+        spreading = _an("spreading")
+        res = spreading(one)
+        self.results["spreading"] = res
+        lo, hi = float(res.attrs["t_min"]), float(res.attrs["t_max"])
+        mid = math.sqrt(lo * hi)
+        halves = []
+        for a, b in ((lo, mid), (mid, hi)):
+            try:
+                halves.append(spreading(one, t_min=a, t_max=b))
+            except ValueError:
+                halves = []
+                break
+        for k in ("delta_prime", "theta", "z"):
+            if k in res and np.isfinite(float(res[k])):
+                parts = {"stat": float(res[f"{k}_error"])}
+                if halves:
+                    parts["window"] = 0.5 * abs(float(halves[1][k]) - float(halves[0][k]))
+                key = f"{k}_spreading" if k == "z" else k
+                self.estimates[key] = _est(res[k], _quad(parts))
+                self.error_parts[key] = parts
+        self.log("spreading: " + ", ".join(f"{k} = {self.estimates[k]}"
+                                           for k in ("delta_prime", "theta", "z_spreading")
+                                           if k in self.estimates))
+
+    def fss(self):
+        """Finite-size scaling over the configured sizes (stages ``fss_<n>``)."""
+        e = self.entry
+        dss = {}
+        xc = self.critical
+        shifts = {"": xc.value}
+        if e.fss_shift and xc.error > 0:
+            shifts.update({"_minus": xc.value - xc.error, "_plus": xc.value + xc.error})
+        runs: dict = {k: {} for k in shifts}
+        for n in e.fss_sizes:
+            t_max = max(8.0, e.fss_t_factor * float(n) ** e.fss_t_power)
+            for k, x in shifts.items():
+                runs[k][int(n)] = self.runner.run(f"fss_{n}{k}", {self.control: [x]}, t_max,
+                                                  e.fss_samples, fixed=self._size_kw(n))
+        dss = runs[""]
+        self.results["fss_data"] = dss
+        collapse = _an("collapse")
+
+        def curves_of(data):
+            # Each size contributes the times t >= fss_t_min * n**fss_t_power (the scaling
+            # that sizes the runs): before that every size follows the infinite-size decay,
+            # which any (a, b) with a = delta b collapses trivially, hiding the cutoff that
+            # determines a and b.
+            out = []
+            for n, d in sorted(data.items()):
+                lo = e.fss_t_min * float(n) ** e.fss_t_power
+                out.append(d.isel({self.control: 0}).sel(t=slice(lo, None)))
+            return out
+
+        curves = curves_of(dss)
+        n_boot = e.extra.get("n_boot", 50)
+        res = collapse(curves, form="size", size_dim=self.runner.size_param, n_boot=n_boot,
+                       seed=0)
+        self.results["fss"] = res
+        # Critical point: the shift of a, b when the runs sit at x_c -+ its error.
+        shifted = []
+        for k in ("_minus", "_plus"):
+            if k in runs:
+                try:
+                    r = collapse(curves_of(runs[k]), form="size",
+                                 size_dim=self.runner.size_param, n_boot=10, seed=0,
+                                 x0=[float(res["a"]), float(res["b"])])
+                    shifted.append(r)
+                    self.results[f"fss{k}"] = r
+                except Exception as exc:  # noqa: BLE001 - recorded, the error grows below
+                    self.log(f"collapse at x_c{k.replace('_', ' ')} sigma failed: "
+                             f"{_one_line(exc)}")
+        # Corrections to scaling: the shift of a, b when the smallest size is left out.
+        drop = None
+        if len(curves) >= 3:
+            try:
+                drop = collapse(curves[1:], form="size", size_dim=self.runner.size_param,
+                                n_boot=10, seed=0, x0=[float(res["a"]), float(res["b"])])
+                self.results["fss_without_smallest"] = drop
+            except Exception:  # noqa: BLE001 - reported as a missing systematic
+                drop = None
+        for k_src, k_dst in (("a", "fss_a"), ("b", "fss_b")):
+            if k_src in res:
+                parts = {"stat": float(res[f"{k_src}_error"])}
+                if drop is not None:
+                    parts["smallest_size"] = abs(float(drop[k_src]) - float(res[k_src]))
+                if shifted:
+                    parts["critical_point"] = max(abs(float(r[k_src]) - float(res[k_src]))
+                                                  for r in shifted)
+                self.estimates[k_dst] = _est(res[k_src], _quad(parts))
+                self.error_parts[k_dst] = parts
+        self.log("collapse: " + ", ".join(f"{k} = {self.estimates[k]}"
+                                          for k in ("fss_a", "fss_b") if k in self.estimates))
+
+    def beta(self):
+        """Order-parameter exponent from the stationary density (stage ``beta``)."""
+        e = self.entry
+        xc = self.critical
+        xs = [float(np.round(xc.value * (1.0 + d), 10)) for d in e.beta_offsets]
+        xs = [x for x in xs if x <= self._clip(-np.inf, np.inf)[1]]
+        ds = self.runner.run("beta", {self.control: xs}, e.beta_t_max, e.beta_samples,
+                             fixed=self._size_kw(e.beta_size or None))
+        fit_beta = _an("fit_beta")
+        kw = {"t_min": e.beta_t_min * float(ds["t"].values[-1]),
+              "stationary_tol": e.beta_stationary_tol}
+        res = fit_beta(ds, xc, control=self.control, **kw)
+        self.results["beta"] = res
+        parts = {"stat_and_critical_point": float(res["beta_error"])}
+        if len(xs) >= 4:  # corrections to scaling: leave out the farthest point
+            dmax = 0.5 * (xs[-1] + xs[-2]) - xc.value
+            try:
+                parts["range"] = abs(float(fit_beta(ds, xc, control=self.control,
+                                                    delta_max=dmax, **kw)["beta"])
+                                     - float(res["beta"]))
+            except ValueError:
+                pass
+        self.estimates["beta"] = _est(res["beta"], _quad(parts))
+        self.error_parts["beta"] = parts
+        self.log(f"beta = {self.estimates['beta']}")
+
+    def run_all(self):
+        """Run every configured stage; a failing optional stage is recorded, not fatal."""
+        t0 = time.perf_counter()
+        self.locate()
+        stages = [("decay", self.decay)]
+        if self.entry.spreading:
+            stages.append(("spreading", self.spread))
+        if self.entry.fss_sizes:
+            stages.append(("fss", self.fss))
+        if self.entry.beta_offsets:
+            stages.append(("beta", self.beta))
+        for name, fn in stages:
+            try:
+                fn()
+            except Exception as exc:  # an optional stage failing is reported, not fatal
+                self.errors[name] = _one_line(exc)
+                self.log(f"{name}: failed: {self.errors[name]}")
+        self.wall_s = time.perf_counter() - t0
+        return self
+
+
+def _quad(parts: dict) -> float:
+    """Combine independent error contributions in quadrature (NaNs ignored)."""
+    return float(math.sqrt(sum(v * v for v in parts.values() if np.isfinite(v))))
+
+
+def _parts_text(parts: dict) -> str:
+    return ", ".join(f"{k} {v:.2g}" for k, v in parts.items())
+
+
+def _one_line(exc) -> str:
+    s = str(exc).strip()
+    return s.splitlines()[0] if s else type(exc).__name__

@@ -1,0 +1,51 @@
+"""``absorbphys analyze FILE.nc [--json]``: measure what a run or sweep allows."""
+
+from __future__ import annotations
+
+import json
+
+
+def add_common(p):
+    """Options shared by ``analyze`` and ``classify``."""
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object; estimates as {value, error}")
+    p.add_argument("--n-boot", default="100", metavar="N",
+                   help="bootstrap resamples of finite-size collapses (default 100)")
+    p.add_argument("--seed", default="0", help="bootstrap seed (default 0)")
+
+
+def register(sub):
+    """Add the ``analyze`` subcommand."""
+    p = sub.add_parser("analyze", help="critical point, exponents and metric factors of a "
+                                       "netCDF file written by simulate/sweep")
+    p.add_argument("file", help="netCDF file (absorbphys schema)")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def options(args):
+    """Return the validated ``(n_boot, seed)`` of the parsed arguments."""
+    from absorbphys._params import check_int
+
+    return check_int("--n-boot", args.n_boot, low=2), check_int("--seed", args.seed, low=0)
+
+
+def run(args) -> int:
+    """Analyse one file and print the estimates."""
+    from absorbphys._io import load
+    from absorbphys.analysis import analyze
+
+    n_boot, seed = options(args)
+    ds = load(args.file)
+    r = analyze(ds, n_boot=n_boot, seed=seed)
+    if args.json:
+        print(json.dumps({"file": str(args.file), "kind": r["kind"], "dim": r["dim"],
+                          "estimates": {k: v.to_dict() for k, v in r["estimates"].items()},
+                          "notes": r["notes"]}))
+        return 0
+    print(f"{args.file}: {r['kind']}")
+    for k, v in r["estimates"].items():
+        print(f"  {k} = {v}")
+    for n in r["notes"]:
+        print(f"  note: {n}")
+    return 0

@@ -1,0 +1,45 @@
+"""``absorbphys classify FILE.nc [FILE.nc ...] [--json]``: universality-class verdict."""
+
+from __future__ import annotations
+
+import json
+
+
+def register(sub):
+    """Add the ``classify`` subcommand."""
+    from absorbphys._cli_analyze import add_common
+
+    p = sub.add_parser("classify", help="compare measured exponents with the universality-"
+                                        "class catalog (several files may be combined)")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="netCDF files: a decay sweep, seed runs, a size sweep, ...")
+    p.add_argument("--alpha", default="0.01",
+                   help="a class is rejected below this p-value (default 0.01)")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Classify and print the verdict."""
+    from absorbphys._cli_analyze import options
+    from absorbphys._io import load
+    from absorbphys.analysis import classify
+
+    n_boot, seed = options(args)
+    try:
+        alpha = float(args.alpha)
+    except ValueError:
+        raise ValueError(f"--alpha must be a number in (0, 1), got {args.alpha!r}") from None
+    data = [load(f) for f in args.files]
+    v = classify(*data, alpha=alpha, n_boot=n_boot, seed=seed)
+    if args.json:
+        print(json.dumps({"files": [str(f) for f in args.files], **v.to_dict()}))
+        return 0
+    print(v)
+    t = v.table
+    print("  ranking:")
+    for i, c in enumerate(t["class"].values):
+        p = float(t["p_value"].values[i])
+        print(f"    {i + 1}. {c:22s} chi2 = {float(t['chi2'].values[i]):9.3g}  "
+              f"ndof = {int(t['ndof'].values[i])}  p = {p:.3g}")
+    return 0

@@ -1,0 +1,183 @@
+"""Shared helpers of the CUDA backend: lazy import, the device RNG, launch shapes, batch sums.
+
+Nothing here is imported by ``import absorbphys``; the CUDA kernel modules
+(``absorbphys.models._*_cuda``) import this module when a process runs with
+``backend="cuda"``. Without a GPU (and without ``NUMBA_ENABLE_CUDASIM=1``) :func:`require`
+raises the one-line :class:`~absorbphys.UsageError` of :func:`absorbphys._backends.resolve_backend`.
+
+The device random-number generator is :mod:`absorbphys._rng` compiled with
+``cuda.jit(device=True)`` (:func:`absorbphys._rng.compile_with`), so a kernel draws exactly the
+64-bit words the CPU kernels draw: lattice trajectories are bit-identical across backends.
+Two details of the CUDA target shape this module:
+
+* device functions must be module-level globals of the kernel's module (a kernel cannot call
+  ``ns.draw`` through a namespace object), so kernel modules bind them by name:
+  ``draw = DEV.draw``;
+* numba-cuda lowers ``math.sqrt`` but not the scalar ``np.sqrt`` ufunc, so ``normal_pair`` is
+  re-declared here with ``math`` functions (same draws, same Box–Muller formula; the float
+  results agree with the CPU to rounding, which is what the network tests ask for).
+
+Simulator: with ``NUMBA_ENABLE_CUDASIM=1`` (set before numba is imported) every kernel runs in
+Python threads; this is how CI tests the kernels without a GPU.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import types
+
+import numpy as np
+from numba import njit
+
+from absorbphys import _rng
+
+#: Threads per block used by the 1-D launches.
+THREADS = 128
+#: Largest grid y/z extent.
+MAX_GRID_Y = 65535
+
+_DEV = None
+
+
+def simulator() -> bool:
+    """Return whether Numba's CUDA simulator is active (``NUMBA_ENABLE_CUDASIM=1``)."""
+    from numba.core import config
+
+    return bool(getattr(config, "ENABLE_CUDASIM", 0)) or \
+        os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
+
+
+def require():
+    """Return the ``numba.cuda`` module, or raise the backend's one-line error.
+
+    Returns
+    -------
+    module
+        ``numba.cuda`` (a GPU or the simulator is present).
+
+    Raises
+    ------
+    absorbphys.UsageError
+        No usable GPU (message: how to install ``absorbphys[cuda]`` or use ``backend='cpu'``).
+    """
+    from absorbphys._backends import resolve_backend
+
+    resolve_backend("cuda")
+    from numba import cuda
+
+    return cuda
+
+
+def device_rng():
+    """Return the counter-based generator compiled for the device (built once).
+
+    Returns
+    -------
+    types.SimpleNamespace
+        ``mix64``, ``sample_key``, ``step_key``, ``draw``, ``to_unit``, ``uniform``,
+        ``normal_pair``, ``fixed_point``, ``bernoulli_mask`` as CUDA device functions, the
+        same pure functions as the CPU's :mod:`absorbphys._rng`.
+    """
+    global _DEV
+    if _DEV is None:
+        cuda = require()
+        ns = _rng.compile_with(cuda.jit(device=True))
+        to_unit = ns.to_unit
+        draw = ns.draw
+        two_pi = 6.283185307179586
+        two = np.uint64(2)
+        one = np.uint64(1)
+
+        @cuda.jit(device=True)
+        def normal_pair(key, index):  # pragma: no cover - compiled for the device
+            # Mirrors absorbphys._rng._py_normal_pair with math.* (see module docstring).
+            i2 = np.uint64(index) * two
+            u1 = 1.0 - to_unit(draw(key, i2))
+            u2 = to_unit(draw(key, i2 + one))
+            r = math.sqrt(-2.0 * math.log(u1))
+            a = two_pi * u2
+            return r * math.cos(a), r * math.sin(a)
+
+        d = dict(vars(ns))
+        d["normal_pair"] = normal_pair
+        _DEV = types.SimpleNamespace(**d)
+    return _DEV
+
+
+def reduction_threads(n: int, cap: int = 256) -> int:
+    """Threads of a block that reduces ``n`` items: a power of two <= ``cap``.
+
+    Under the simulator (whose cost is per thread and per barrier) blocks have at most 4
+    threads; results then differ from a GPU's only in the order of the float sums.
+    """
+    return pow2_at_least(n, 4 if simulator() else cap)
+
+
+def blocks(n: int, threads: int = THREADS) -> int:
+    """Return the number of blocks of ``threads`` threads that cover ``n`` items (>= 1)."""
+    return max(1, (int(n) + threads - 1) // threads)
+
+
+def pow2_at_least(n: int, cap: int) -> int:
+    """Return the smallest power of two >= ``n``, capped at ``cap``."""
+    p = 1
+    while p < n and p < cap:
+        p *= 2
+    return p
+
+
+def sample_chunks(s0: int, s1: int, per_chunk: int):
+    """Yield ``(a, b)`` ranges of global sample indices covering ``s0 .. s1 - 1``."""
+    per_chunk = max(1, min(int(per_chunk), MAX_GRID_Y))
+    a = s0
+    while a < s1:
+        b = min(s1, a + per_chunk)
+        yield a, b
+        a = b
+
+
+@njit(cache=True)
+def count_sums(count, r2s, edges, size, seed_init):
+    """Per-batch sums from per-sample active-site counts, in the CPU kernels' order.
+
+    Parameters
+    ----------
+    count : numpy.ndarray
+        int64 ``(samples, nt)``: active sites of each sample (row ``s - edges[0]``).
+    r2s : numpy.ndarray
+        float64 ``(samples, nt)``: per-sample sum of squared distances (seed runs).
+    edges : numpy.ndarray
+        Batch edges (global sample indices).
+    size : int
+        Number of sites (``rho = count / size``).
+    seed_init : bool
+        Whether ``r2`` is accumulated.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(rho, rho2, survival, n_active, r2)``, float64 ``(nb, nt)``; summing samples in
+        order makes them identical to the CPU kernels' sums.
+    """
+    nb = len(edges) - 1
+    nt = count.shape[1]
+    rho = np.zeros((nb, nt))
+    rho2 = np.zeros((nb, nt))
+    surv = np.zeros((nb, nt))
+    nact = np.zeros((nb, nt))
+    r2 = np.zeros((nb, nt))
+    s0 = edges[0]
+    for b in range(nb):
+        for s in range(edges[b], edges[b + 1]):
+            for ti in range(nt):
+                c = count[s - s0, ti]
+                r = c / size
+                rho[b, ti] += r
+                rho2[b, ti] += r * r
+                if c > 0:
+                    surv[b, ti] += 1.0
+                nact[b, ti] += c
+                if seed_init and c > 0:
+                    r2[b, ti] += r2s[s - s0, ti]
+    return rho, rho2, surv, nact, r2

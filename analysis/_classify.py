@@ -1,0 +1,356 @@
+"""The whole pipeline: measure what a dataset allows, compare with the catalog, decide."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from ._catalog import EXPONENTS, compare
+from ._collapse import collapse
+from ._estimate import Estimate, estimates
+from ._exponents import critical_point, fit_beta, fit_nu_par, fit_power_law, kappa, spreading
+
+#: Exponents a full classification would use (for the "missing" list).
+_WANTED = ("delta", "delta_prime", "theta", "z", "a", "b", "beta", "nu_par")
+
+
+def _role(ds: xr.Dataset) -> str:
+    control, size = ds.attrs.get("control"), ds.attrs.get("size_param")
+    seed = str(ds.attrs.get("init", "full")) == "seed"
+    c_swept = control in ds.dims and ds.sizes[control] > 1
+    s_swept = size in ds.dims and ds.sizes[size] > 1
+    if c_swept and s_swept:
+        return "size-control sweep"
+    if c_swept:
+        return "seed sweep" if seed else "decay sweep"
+    if s_swept:
+        return "seed size sweep" if seed else "size sweep"
+    return "seed run" if seed else "decay run"
+
+
+def _squeeze(ds):
+    """Drop length-1 swept dims (a sweep over one value is a single run)."""
+    for d in list(ds.dims):
+        if d not in ("t", "batch") and ds.sizes[d] == 1:
+            ds = ds.isel({d: 0})
+    return ds
+
+
+def _interp_at(x, val, err, xc: Estimate):
+    """Linear interpolation of ``val(x)`` at ``xc`` with errors (incl. the slope * err(xc))."""
+    ok = np.isfinite(val) & np.isfinite(err)
+    x, val, err = x[ok], val[ok], err[ok]
+    if x.size == 0:
+        raise ValueError("no finite values to interpolate")
+    if x.size == 1 or xc.value <= x[0] or xc.value >= x[-1]:
+        i = int(np.argmin(np.abs(x - xc.value)))
+        return Estimate(val[i], err[i]), False
+    j = int(np.searchsorted(x, xc.value))
+    f = (xc.value - x[j - 1]) / (x[j] - x[j - 1])
+    v = (1 - f) * val[j - 1] + f * val[j]
+    slope = (val[j] - val[j - 1]) / (x[j] - x[j - 1])
+    e = math.sqrt(((1 - f) * err[j - 1]) ** 2 + (f * err[j]) ** 2 + (slope * xc.error) ** 2)
+    return Estimate(v, e), True
+
+
+def analyze(ds: xr.Dataset, *, n_boot=100, seed=0):
+    """Measure everything a dataset allows, by its shape (dims and ``init`` attribute).
+
+    * decay sweep over the control parameter: critical value and ``delta``
+      (:func:`critical_point`), ``beta`` from stationary active curves
+      (:func:`fit_beta`) and ``nu_par`` from relaxing absorbing curves (:func:`fit_nu_par`)
+      when the sweep has enough of them;
+    * seed sweep: critical value and ``delta'`` from the survival, ``theta`` and ``z``
+      interpolated to it (:func:`spreading`);
+    * size sweep (at criticality): finite-size collapse ``a``, ``b`` (:func:`collapse`) and the
+      metric factors;
+    * single decay or seed run (assumed critical): ``delta`` (and ``kappa`` for dim 0 when
+      ``delta`` is consistent with 1), or
+      ``delta'``, ``theta``, ``z``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Data in the absorbphys schema.
+    n_boot : int
+        Bootstrap resamples of the collapse.
+    seed : int
+        Bootstrap seed.
+
+    Returns
+    -------
+    dict
+        ``{"kind": str, "estimates": {name: Estimate}, "notes": [str], "size_kind": str}``.
+    """
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"expected an xarray Dataset, got {type(ds).__name__}")
+    ds = _squeeze(ds)
+    kind = _role(ds)
+    control, size = ds.attrs.get("control"), ds.attrs.get("size_param")
+    dim = int(ds.attrs.get("dim", -1))
+    est, notes = {}, []
+    if kind == "size-control sweep":
+        big = ds[size].values.max()
+        notes.append(f"size and control both swept: critical point from {size}={big:g} only")
+        ds = ds.sel({size: big})
+        kind = "seed sweep" if str(ds.attrs.get("init")) == "seed" else "decay sweep"
+    if kind == "decay sweep":
+        cp = critical_point(ds, control)
+        key = f"{control}_c"
+        est[key] = Estimate(float(cp[key]), float(cp[f"{key}_error"]))
+        est["delta"] = Estimate(float(cp["delta"]), float(cp["delta_error"]))
+        for fn, name in ((fit_beta, "beta"), (fit_nu_par, "nu_par")):
+            try:
+                r = fn(ds, cp, control)
+                est[name] = Estimate(float(r[name]), float(r[f"{name}_error"]))
+            except ValueError as exc:
+                notes.append(f"{name} not measured: {str(exc).splitlines()[0]}")
+    elif kind == "seed sweep":
+        cp = critical_point(ds, control, var="survival")
+        key = f"{control}_c"
+        xc = Estimate(float(cp[key]), float(cp[f"{key}_error"]))
+        est[key] = xc
+        est["delta_prime"] = Estimate(float(cp["delta"]), float(cp["delta_error"]))
+        sp = spreading(ds.sortby(control))
+        x = np.asarray(sp[control].values, dtype=float)
+        for name in ("theta", "z"):
+            if name in sp:
+                e, inside = _interp_at(x, sp[name].values, sp[f"{name}_error"].values, xc)
+                est[name] = e
+                if not inside:
+                    notes.append(f"{name}: critical value outside the sweep, nearest value "
+                                 "used")
+    elif kind in ("size sweep", "seed size sweep"):
+        if kind == "seed size sweep":
+            notes.append("seed runs over sizes: collapse of the survival probability")
+        var = "survival" if kind == "seed size sweep" else "rho"
+        r = collapse(ds, var=var, size_dim=size, n_boot=n_boot, seed=seed)
+        est.update(estimates(r))
+        est.pop("quality", None)
+        notes.append(f"collapse quality {float(r['quality']):.3g} (about 1 = within errors)")
+        if kind == "seed size sweep":
+            for k in ("a", "b", "amplitude", "mu"):
+                est.pop(k, None)
+            notes.append("finite-size exponents of the survival are not compared")
+    elif kind == "seed run":
+        sp = spreading(ds)
+        est.update(estimates(sp))
+        notes.append("single seed run: assumed to be at the critical point")
+    else:
+        r = fit_power_law(ds)
+        est["delta"] = Estimate(float(r["delta"]), float(r["delta_error"]))
+        notes.append("single decay run: assumed to be at the critical point")
+        if dim == 0:
+            d = est["delta"]
+            if abs(d.value - 1.0) < 3 * d.error + 0.05:
+                k = kappa(ds)
+                est["kappa"] = Estimate(float(k["kappa"]), float(k["kappa_error"]))
+            else:
+                notes.append("kappa not reported: the decay is not rho ~ 1/(kappa t)")
+    size_kind = "N" if dim == 0 else "L"
+    return {"kind": kind, "estimates": est, "notes": notes, "size_kind": size_kind,
+            "dim": dim}
+
+
+@dataclass
+class Verdict:
+    """Outcome of :func:`classify`.
+
+    Attributes
+    ----------
+    status : {"match", "inconclusive", "no match"}
+        ``"match"``: exactly one class is consistent with, and checked against, all (at
+        least two) measured exponents;
+        ``"inconclusive"``: several classes are consistent, or too few measurements;
+        ``"no match"``: every class is rejected.
+    best, runner_up : str
+        Best and second-best class ids.
+    score : dict
+        ``chi2``, ``ndof`` and ``p_value`` of the best class.
+    candidates : list of str
+        Classes not rejected (p-value >= ``alpha``).
+    estimates : dict of str to Estimate
+        Every measured quantity (exponents, critical values, metric factors).
+    measurements : list of str
+        What was measured from which input.
+    missing : list of str
+        Exponents of a full classification that were not measured.
+    notes : list of str
+        Caveats of the pipeline.
+    table : xarray.Dataset
+        The ranked comparison (:func:`compare`).
+    """
+
+    status: str
+    best: str
+    runner_up: str
+    score: dict
+    candidates: list
+    estimates: dict
+    measurements: list
+    missing: list
+    notes: list = field(default_factory=list)
+    table: xr.Dataset | None = None
+    alpha: float = 0.01
+
+    def to_dict(self) -> dict:
+        """JSON-able summary: estimates as ``{"value", "error"}``, classes ranked."""
+        t = self.table
+        classes = []
+        if t is not None:
+            for c in t["class"].values:
+                row = t.sel({"class": c})
+                classes.append({
+                    "class": str(c), "name": str(row["name"].values),
+                    "rank": int(row["rank"]), "chi2": float(row["chi2"]),
+                    "ndof": int(row["ndof"]),
+                    "p_value": None if not np.isfinite(row["p_value"]) else
+                    float(row["p_value"]),
+                    "deviation": {str(k): (None if not np.isfinite(v) else float(v))
+                                  for k, v in zip(t["exponent"].values,
+                                                  row["deviation"].values)}})
+        return {"status": self.status, "best": self.best, "runner_up": self.runner_up,
+                "score": self.score, "candidates": list(self.candidates),
+                "estimates": {k: v.to_dict() for k, v in self.estimates.items()},
+                "measurements": list(self.measurements), "missing": list(self.missing),
+                "notes": list(self.notes), "alpha": self.alpha, "classes": classes}
+
+    def to_json(self, **kw) -> str:
+        """:meth:`to_dict` as a JSON string."""
+        return json.dumps(self.to_dict(), **kw)
+
+    def __str__(self):
+        lines = [f"verdict: {self.status}"]
+        if self.status == "match":
+            lines.append(f"  class: {self.best} (p = {self.score['p_value']:.3g}, "
+                         f"{self.score['ndof']} exponents)")
+        elif self.status == "inconclusive":
+            lines.append(f"  candidates: {', '.join(self.candidates) or '-'}")
+        else:
+            lines.append(f"  closest: {self.best} (p = {self.score['p_value']:.2g})")
+        lines.append("  estimates: " + ", ".join(f"{k} = {v}" for k, v in
+                                                 self.estimates.items()))
+        lines.append("  measured from: " + "; ".join(self.measurements))
+        if self.missing:
+            lines.append("  not measured: " + ", ".join(self.missing))
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _merge(a: Estimate, b: Estimate) -> Estimate:
+    wa, wb = 1 / max(a.error, 1e-300) ** 2, 1 / max(b.error, 1e-300) ** 2
+    return Estimate((a.value * wa + b.value * wb) / (wa + wb), math.sqrt(1 / (wa + wb)))
+
+
+def classify(*datasets, estimates=None, classes=None, dim=None, alpha=0.01, n_boot=100,
+             seed=0):
+    """Run the whole pipeline on one or more datasets and decide the universality class.
+
+    Each dataset is measured by :func:`analyze` (a decay sweep, seed runs, a size sweep,
+    ...); the exponents are merged (inverse-variance mean when two inputs measure the same
+    one) and ranked by :func:`compare`. A class is *rejected* when its p-value is below
+    ``alpha``. The verdict is ``"match"`` only when at least two exponents were measured and
+    exactly one non-rejected class has catalog values for all of them (classes the catalog
+    cannot check against every measurement are listed in the notes as not excluded); one
+    exponent alone is never a match. Several such classes: ``"inconclusive"`` with the
+    candidates; every class rejected: ``"no match"`` with the numbers.
+
+    Parameters
+    ----------
+    *datasets : xarray.Dataset
+        Inputs in the absorbphys schema (any number, at least one unless ``estimates``).
+    estimates : dict, optional
+        Extra measured exponents (name -> Estimate or ``(value, error)``).
+    classes : list of str, optional
+        Restrict the comparison to these class ids.
+    dim : int, optional
+        Spatial dimension (default: the ``dim`` attribute of the datasets).
+    alpha : float
+        Rejection threshold on the p-value, in (0, 1).
+    n_boot : int
+        Bootstrap resamples for collapses.
+    seed : int
+        Bootstrap seed.
+
+    Returns
+    -------
+    Verdict
+    """
+    from ._estimate import as_estimate
+
+    if not (0 < alpha < 1):
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if not datasets and not estimates:
+        raise ValueError("classify needs at least one dataset or some estimates")
+    est, meas, notes, dims, kinds = {}, [], [], set(), set()
+    for i, ds in enumerate(datasets):
+        r = analyze(ds, n_boot=n_boot, seed=seed)
+        if r["dim"] >= 0:
+            dims.add(r["dim"])
+        kinds.add(r["size_kind"])
+        names = [k for k in r["estimates"]]
+        meas.append(f"input {i + 1} ({r['kind']}): {', '.join(names)}")
+        notes += [f"input {i + 1}: {n}" for n in r["notes"]]
+        for k, v in r["estimates"].items():
+            if k in est:
+                notes.append(f"{k} measured twice ({est[k]} and {v}): combined")
+                est[k] = _merge(est[k], v)
+            else:
+                est[k] = v
+    for k, v in (estimates or {}).items():
+        est[k] = as_estimate(v, k)
+        meas.append(f"given: {k}")
+    if dim is None:
+        if len(dims) > 1:
+            raise ValueError(f"datasets disagree on 'dim' ({sorted(dims)}); pass dim=...")
+        dim = dims.pop() if dims else None
+    size_kind = "N" if dim == 0 else "L"
+    exps = {k: v for k, v in est.items() if k in EXPONENTS}
+    if not exps:
+        raise ValueError("no exponent could be measured from the inputs")
+    table = compare(exps, classes=classes, dim=dim, size_kind=size_kind, alpha=alpha)
+    p = table["p_value"].values
+    ids = [str(c) for c in table["class"].values]
+    ndof = table["ndof"].values
+    cons = table["consistent"].values.astype(bool)
+    comp = table["complete"].values.astype(bool)
+    accepted = [ids[i] for i in range(len(ids)) if cons[i]]
+    confirmed = [ids[i] for i in range(len(ids)) if cons[i] and comp[i]]
+    n_exp = len(exps)
+    best = ids[0]
+    runner = ids[1] if len(ids) > 1 else ""
+    score = {"chi2": float(table["chi2"].values[0]), "ndof": int(ndof[0]),
+             "p_value": None if not np.isfinite(p[0]) else float(p[0])}
+    if not accepted:
+        status = "no match"
+        notes.append("every class is rejected at p < %g; closest: %s" % (alpha, best))
+    elif n_exp < 2:
+        status = "inconclusive"
+        notes.append(f"only one exponent measured ({', '.join(exps)}): not enough to "
+                     "identify a class")
+    elif len(confirmed) > 1:
+        status = "inconclusive"
+        notes.append("error bars cannot separate " + ", ".join(confirmed))
+    elif not confirmed:
+        status = "inconclusive"
+        notes.append("no consistent class has catalog values for every measured exponent")
+    else:
+        status = "match"
+    for c in accepted:
+        if c not in confirmed:
+            j = ids.index(c)
+            lack = [str(e) for e, d in zip(table["exponent"].values,
+                                           table["deviation"].values[j]) if not np.isfinite(d)]
+            notes.append(f"{c} is consistent with {int(ndof[j])} of {n_exp} measured "
+                         f"exponents but not excluded: the catalog has no value for "
+                         f"{', '.join(lack)}")
+    missing = [k for k in _WANTED if k not in exps]
+    return Verdict(status=status, best=best, runner_up=runner, score=score,
+                   candidates=accepted, estimates=est, measurements=meas, missing=missing,
+                   notes=notes, table=table, alpha=alpha)

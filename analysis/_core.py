@@ -1,0 +1,307 @@
+"""NumPy core of the analysis suite: functions on axes, no xarray.
+
+Conventions: the sample (batch) axis is axis 0 of the inputs; *replicate* arrays carry the
+full-sample estimate at index 0 followed by the leave-one-batch-out (jackknife) or bootstrap
+estimates, so that every estimator is written once, vectorised over a leading axis.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def replicate_means(x, w):
+    """Weighted batch mean and its leave-one-batch-out means.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Batch values, batch axis first, shape ``(n, ...)``. NaN entries are skipped.
+    w : numpy.ndarray
+        Non-negative weights broadcastable to ``x`` (``n_samples``, possibly times a
+        time-dependent factor such as ``n_active`` for pooled ratios).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n + 1, ...)``: index 0 is the weighted mean over all batches, index ``i + 1``
+        the mean without batch ``i``. NaN where no weight remains.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    w = np.broadcast_to(np.asarray(w, dtype=np.float64), x.shape)
+    valid = np.isfinite(x) & (w > 0)
+    wx = np.where(valid, w * x, 0.0)
+    ww = np.where(valid, w, 0.0)
+    s, tot = wx.sum(axis=0), ww.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        full = s / tot
+        loo = (s - wx) / (tot - ww)
+    full = np.where(tot > 0, full, np.nan)
+    loo = np.where(tot - ww > 0, loo, np.nan)
+    return np.concatenate([full[None], loo], axis=0)
+
+
+def bootstrap_means(x, w, counts):
+    """Weighted batch means for bootstrap resamples given as multiplicity counts.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Batch values, shape ``(n, m)``.
+    w : numpy.ndarray
+        Weights, shape ``(n,)`` or ``(n, m)``.
+    counts : numpy.ndarray
+        Multiplicities, shape ``(B, n)`` (each row sums to ``n``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(B, m)``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    w = np.broadcast_to(np.asarray(w, dtype=np.float64).reshape(x.shape[0], -1), x.shape)
+    valid = np.isfinite(x) & (w > 0)
+    wx = np.where(valid, w * x, 0.0)
+    ww = np.where(valid, w, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (counts @ wx) / (counts @ ww)
+    return out
+
+
+def jackknife_error(reps, axis=0):
+    """Jackknife standard error from replicate estimates (index 0 = full estimate).
+
+    Parameters
+    ----------
+    reps : numpy.ndarray
+        Replicates along ``axis``: the full estimate then the ``n`` leave-one-out ones.
+    axis : int
+        Replicate axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``sqrt((n - 1) / n * sum_i (f_i - mean f)^2)``; NaN if any replicate is NaN.
+    """
+    reps = np.moveaxis(np.asarray(reps, dtype=np.float64), axis, 0)
+    loo = reps[1:]
+    n = loo.shape[0]
+    dev = loo - loo.mean(axis=0)
+    return np.sqrt((n - 1) / n * np.sum(dev * dev, axis=0))
+
+
+def log_weights(lnt):
+    """Weights proportional to the log-time interval each point represents.
+
+    A fit on ``ln t`` with these weights gives every decade the same weight, whatever the
+    time grid (uniform or logarithmic).
+
+    Parameters
+    ----------
+    lnt : numpy.ndarray
+        Increasing ``ln t`` values, shape ``(m,)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(m,)``, mean 1.
+    """
+    lnt = np.asarray(lnt, dtype=np.float64)
+    if lnt.size < 2:
+        return np.ones_like(lnt)
+    edges = np.concatenate([[lnt[0]], 0.5 * (lnt[1:] + lnt[:-1]), [lnt[-1]]])
+    w = np.diff(edges)
+    w[w <= 0] = np.min(w[w > 0]) if np.any(w > 0) else 1.0
+    return w / w.mean()
+
+
+def polyfit_rows(x, y, w, deg):
+    """Weighted least-squares polynomial fit of every row of ``y`` against shared ``x``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Abscissae, shape ``(m,)``.
+    y : numpy.ndarray
+        Ordinates, shape ``(..., m)``; non-finite entries get weight 0.
+    w : numpy.ndarray
+        Weights broadcastable to ``y``.
+    deg : int
+        Polynomial degree.
+
+    Returns
+    -------
+    numpy.ndarray
+        Coefficients, lowest order first, shape ``(..., deg + 1)``; NaN for rows with fewer
+        than ``deg + 1`` usable points.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    w = np.broadcast_to(np.asarray(w, dtype=np.float64), y.shape)
+    ok = np.isfinite(y) & (w > 0)
+    w = np.where(ok, w, 0.0)
+    y0 = np.where(ok, y, 0.0)
+    V = x[:, None] ** np.arange(deg + 1)
+    A = np.einsum("...m,mi,mj->...ij", w, V, V)
+    b = np.einsum("...m,mi,...m->...i", w, V, y0)
+    enough = ok.sum(axis=-1) >= deg + 1
+    eye = np.eye(deg + 1)
+    A = np.where(enough[..., None, None], A, eye)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        try:
+            c = np.linalg.solve(A, b[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            c = (np.linalg.pinv(A) @ b[..., None])[..., 0]
+    return np.where(enough[..., None], c, np.nan)
+
+
+def local_slope(lnt, lny, b):
+    """Local slope ``d ln y / d ln t`` between ``t / b`` and ``t``.
+
+    ``ln y(t / b)`` is interpolated linearly in ``ln t``, so any increasing time grid works.
+
+    Parameters
+    ----------
+    lnt : numpy.ndarray
+        Increasing ``ln t``, shape ``(m,)``.
+    lny : numpy.ndarray
+        ``ln y``, shape ``(..., m)``.
+    b : float
+        Time factor (> 1).
+
+    Returns
+    -------
+    keep : numpy.ndarray
+        Boolean mask of the times ``t`` with ``t / b`` inside the grid, shape ``(m,)``.
+    slope : numpy.ndarray
+        Slopes at those times, shape ``(..., keep.sum())``.
+    """
+    lnt = np.asarray(lnt, dtype=np.float64)
+    lnb = float(np.log(b))
+    q = lnt - lnb
+    keep = q >= lnt[0] - 1e-12
+    q = q[keep]
+    j = np.clip(np.searchsorted(lnt, q, side="right") - 1, 0, lnt.size - 2)
+    frac = (q - lnt[j]) / (lnt[j + 1] - lnt[j])
+    lo = np.take(lny, j, axis=-1)
+    hi = np.take(lny, j + 1, axis=-1)
+    with np.errstate(invalid="ignore"):
+        back = lo + frac * (hi - lo)
+        slope = (lny[..., keep] - back) / lnb
+    return keep, slope
+
+
+def linear_zero(x, y, w):
+    """Zero of the weighted straight-line fit ``y = c0 + c1 x`` for every row of ``y``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Shape ``(m,)``.
+    y : numpy.ndarray
+        Shape ``(..., m)``.
+    w : numpy.ndarray
+        Weights, shape ``(m,)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``-c0 / c1`` per row.
+    """
+    c = polyfit_rows(x, y, w, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return -c[..., 0] / c[..., 1]
+
+
+def linear_eval(x, y, w, x0):
+    """Weighted straight-line fit of every row of ``y`` evaluated at per-row ``x0``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Shape ``(m,)``.
+    y : numpy.ndarray
+        Shape ``(..., m)``.
+    w : numpy.ndarray
+        Weights, shape ``(m,)``.
+    x0 : numpy.ndarray
+        Shape ``(...)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The fitted line at ``x0``.
+    """
+    c = polyfit_rows(x, y, w, 1)
+    return c[..., 0] + c[..., 1] * x0
+
+
+def hh_quality(X, Y, dY, min_overlap=0.3):
+    r"""Houdayer–Hartmann collapse quality of curves on a common scaled axis.
+
+    For every point ``(X_ij, Y_ij)`` the two points of each *other* curve that bracket
+    ``X_ij`` are collected, a weighted straight line through them gives the local master
+    curve ``Y_m`` with variance ``dY_m^2``, and
+
+    .. math:: S = \frac{1}{N} \sum_{ij} \frac{(Y_{ij} - Y_m)^2}{dY_{ij}^2 + dY_m^2}
+
+    over the ``N`` points that have neighbours. ``S`` is about 1 for a perfect collapse.
+
+    Parameters
+    ----------
+    X, Y, dY : numpy.ndarray
+        Shape ``(K, n)``: ``K`` curves padded with NaN.
+    min_overlap : float
+        Fraction of the valid points that must overlap another curve; below it the quality is
+        ``inf`` (parameters that pull the curves apart cannot win by shrinking ``N``).
+
+    Returns
+    -------
+    float
+    """
+    valid = np.isfinite(X) & np.isfinite(Y) & np.isfinite(dY) & (dY > 0)
+    K, n = X.shape
+    if not valid.any():
+        return np.inf
+    key = np.where(valid, X, np.inf)
+    with np.errstate(invalid="ignore"):
+        unsorted = (np.diff(key, axis=1) < 0).any()
+    if unsorted:  # rows are usually sorted already (X grows with t)
+        order = np.argsort(key, axis=1)
+        Xs = np.take_along_axis(key, order, axis=1)
+        Ys = np.take_along_axis(Y, order, axis=1)
+        Ws = 1.0 / np.take_along_axis(dY, order, axis=1) ** 2
+    else:
+        Xs, Ys, Ws = key, Y, 1.0 / dY ** 2
+    nv = valid.sum(axis=1)
+    s0, s1, s2, sy, sxy = (np.zeros((K, n)) for _ in range(5))
+    Xq = np.where(valid, X, np.nan)
+    for k in range(K):
+        nk = int(nv[k])
+        if nk < 2:
+            continue
+        xk = Xs[k, :nk]
+        idx = np.searchsorted(xk, Xq, side="left")
+        inside = valid & (idx > 0) & (idx < nk)
+        inside[k] = False
+        lo = np.clip(idx - 1, 0, nk - 2)
+        for j in (lo, lo + 1):
+            wj = np.where(inside, Ws[k, j], 0.0)
+            xj = xk[j]
+            yj = np.where(inside, Ys[k, j], 0.0)
+            wx = wj * xj
+            s0 += wj
+            s1 += wx
+            s2 += wx * xj
+            sy += wj * yj
+            sxy += wx * yj
+    det = s0 * s2 - s1 * s1
+    ok = valid & (s0 > 0) & (det > 1e-300)
+    m = int(ok.sum())
+    if m == 0 or m < min_overlap * valid.sum():
+        return np.inf
+    Xo, Yo, dYo = X[ok], Y[ok], dY[ok]
+    s0, s1, s2, sy, sxy, det = s0[ok], s1[ok], s2[ok], sy[ok], sxy[ok], det[ok]
+    ym = (s2 * sy - s1 * sxy + Xo * (s0 * sxy - s1 * sy)) / det
+    vm = np.maximum((s2 - 2.0 * Xo * s1 + Xo * Xo * s0) / det, 0.0)
+    return float(np.mean((Yo - ym) ** 2 / (dYo ** 2 + vm)))

@@ -1,0 +1,165 @@
+"""Validation and extraction: Dataset/DataArray in the absorbphys schema -> NumPy arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+
+@dataclass
+class Curves:
+    """A variable as arrays: ``values`` has shape ``(batch, *extra, t)``."""
+
+    name: str
+    values: np.ndarray
+    t: np.ndarray
+    weights: np.ndarray
+    extra_dims: tuple
+    extra_coords: dict
+    attrs: dict
+    dim: str
+    sample_dim: str
+
+
+def get_var(obj, var: str) -> xr.DataArray:
+    """Return ``obj[var]`` for a Dataset, ``obj`` for a DataArray (one-line errors)."""
+    if isinstance(obj, xr.Dataset):
+        if var not in obj.data_vars:
+            raise ValueError(f"var: dataset has no variable {var!r} "
+                             f"(has: {', '.join(map(str, obj.data_vars)) or 'none'})")
+        da = obj[var]
+        da.attrs = {**obj.attrs, **da.attrs}
+        return da
+    if isinstance(obj, xr.DataArray):
+        return obj
+    raise TypeError(f"expected an xarray Dataset or DataArray, got {type(obj).__name__}")
+
+
+def curves(obj, var="rho", dim="t", sample_dim="batch", min_batches=2) -> Curves:
+    """Validate ``obj[var]`` and return it as arrays with the batch axis first.
+
+    Parameters
+    ----------
+    obj : xarray.Dataset or xarray.DataArray
+        Data in the absorbphys schema.
+    var : str
+        Variable name (Datasets only).
+    dim : str
+        Time dimension.
+    sample_dim : str
+        Batch dimension used for error bars.
+    min_batches : int
+        Minimum number of batches.
+
+    Returns
+    -------
+    Curves
+    """
+    da = get_var(obj, var)
+    name = da.name if da.name is not None else var
+    if dim not in da.dims:
+        raise ValueError(f"dim: {name!r} has no dimension {dim!r} (dims: {da.dims})")
+    if sample_dim not in da.dims:
+        raise ValueError(f"sample_dim: {name!r} has no dimension {sample_dim!r} for error "
+                         f"bars (dims: {da.dims}); simulate with batches >= 2")
+    nb = da.sizes[sample_dim]
+    if nb < min_batches:
+        raise ValueError(f"sample_dim: need at least {min_batches} batches along "
+                         f"{sample_dim!r} for error bars, got {nb}")
+    if dim not in da.coords:
+        raise ValueError(f"dim: {name!r} has no coordinate {dim!r}")
+    t = np.asarray(da[dim].values)
+    if not np.issubdtype(t.dtype, np.number):
+        raise ValueError(f"dim: coordinate {dim!r} must be numeric, got dtype {t.dtype}")
+    t = t.astype(np.float64)
+    if not np.all(np.isfinite(t)):
+        raise ValueError(f"dim: coordinate {dim!r} has non-finite values")
+    if t.size > 1 and np.any(np.diff(t) <= 0):
+        raise ValueError(f"dim: coordinate {dim!r} must be strictly increasing "
+                         "(mismatched or unsorted coordinates; use .sortby)")
+    if "n_samples" in da.coords and da["n_samples"].dims == (sample_dim,):
+        w = np.asarray(da["n_samples"].values, dtype=np.float64)
+        if np.any(~np.isfinite(w)) or np.any(w <= 0):
+            raise ValueError("n_samples: every batch needs a positive sample count")
+    else:
+        w = np.ones(nb)
+    extra = tuple(d for d in da.dims if d not in (dim, sample_dim))
+    da = da.transpose(sample_dim, *extra, dim)
+    vals = np.asarray(da.values, dtype=np.float64)
+    if not np.any(np.isfinite(vals)):
+        raise ValueError(f"{name}: every value is NaN")
+    coords = {d: da[d].values for d in extra if d in da.coords}
+    for d in extra:
+        coords.setdefault(d, np.arange(da.sizes[d]))
+    return Curves(str(name), vals, t, w, extra, coords, dict(da.attrs), dim, sample_dim)
+
+
+def window_mask(t, t_min=None, t_max=None, min_points=2, what="fit window"):
+    """Mask of positive times in ``[t_min, t_max]``; at least ``min_points`` of them.
+
+    Defaults: ``t_max`` the last time, ``t_min = sqrt(t_first * t_max)`` (the upper half of
+    the logarithmic range of positive times).
+
+    Parameters
+    ----------
+    t : numpy.ndarray
+        Times.
+    t_min, t_max : float, optional
+        Window bounds.
+    min_points : int
+        Points required.
+    what : str
+        Used in the error message.
+
+    Returns
+    -------
+    mask : numpy.ndarray
+    t_min, t_max : float
+    """
+    pos = t > 0
+    if pos.sum() < min_points:
+        raise ValueError(f"{what}: need at least {min_points} positive times, "
+                         f"got {int(pos.sum())}")
+    tp = t[pos]
+    hi = float(tp[-1]) if t_max is None else float(t_max)
+    lo = float(np.sqrt(tp[0] * hi)) if t_min is None else float(t_min)
+    if not (lo < hi):
+        raise ValueError(f"t_min must be < t_max, got t_min={lo:g}, t_max={hi:g}")
+    m = pos & (t >= lo * (1 - 1e-12)) & (t <= hi * (1 + 1e-12))
+    if m.sum() < min_points:
+        raise ValueError(f"{what}: need at least {min_points} times in [{lo:g}, {hi:g}], "
+                         f"got {int(m.sum())}; widen t_min/t_max or record more times")
+    return m, lo, hi
+
+
+def safe_log(x, name="rho"):
+    """``ln x`` with NaN where ``x <= 0``."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), np.nan)
+
+
+def require_positive(full, name, where="in the fit window"):
+    """Raise if the full-sample mean has no positive finite value (everything absorbed)."""
+    if not np.any(np.isfinite(full) & (full > 0)):
+        if np.all(~np.isfinite(full)):
+            raise ValueError(f"{name}: no finite value {where}")
+        raise ValueError(f"{name}: zero at every time {where} "
+                         "(every sample absorbed); nothing to fit")
+
+
+def as_control_dim(obj, control=None):
+    """Return the control dimension name: ``control`` or the ``control`` attribute."""
+    if control is None:
+        control = obj.attrs.get("control")
+        if control is None and isinstance(obj, xr.DataArray):
+            control = None
+    if control is None:
+        raise ValueError("control: give the swept control dimension (e.g. control='p'); "
+                         "the data have no 'control' attribute")
+    if control not in obj.dims:
+        raise ValueError(f"control: {control!r} is not a dimension of the data "
+                         f"(dims: {tuple(obj.dims)}); sweep over it first")
+    return control

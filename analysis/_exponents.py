@@ -1,0 +1,729 @@
+"""Exponents from time series (xarray layer on the NumPy core).
+
+Effective exponents, power-law fits, critical point, off-critical exponents, spreading,
+metric factors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+
+from . import _core
+from ._data import as_control_dim, curves, require_positive, safe_log, window_mask
+from ._estimate import Estimate, as_estimate
+
+
+def _reps(c, mask=None, weights=None):
+    """Replicate means (full + jackknife) of ``c.values`` restricted to the times ``mask``."""
+    v = c.values if mask is None else c.values[..., mask]
+    w = c.weights.reshape((-1,) + (1,) * (v.ndim - 1)) if weights is None else weights
+    return _core.replicate_means(v, w)
+
+
+def _coords(c, with_t=None):
+    coords = {d: (d, np.asarray(c.extra_coords[d])) for d in c.extra_dims}
+    if with_t is not None:
+        coords[c.dim] = (c.dim, with_t)
+    return coords
+
+
+def _result(values, errors, c, attrs, with_t=None):
+    dims = c.extra_dims + ((c.dim,) if with_t is not None else ())
+    data = {}
+    for k in values:
+        data[k] = (dims, np.asarray(values[k], dtype=np.float64))
+        data[f"{k}_error"] = (dims, np.asarray(errors[k], dtype=np.float64))
+    return xr.Dataset(data, coords=_coords(c, with_t), attrs=attrs)
+
+
+def _check_b(b):
+    try:
+        b = float(b)
+    except (TypeError, ValueError):
+        raise TypeError(f"b must be a number > 1, got {b!r}") from None
+    if not (b > 1) or math.isinf(b):
+        raise ValueError(f"b must be a finite number > 1, got {b}")
+    return b
+
+
+def local_slope(obj, var="rho", b=4.0, dim="t", sample_dim="batch"):
+    r"""Local slope ``d ln y / d ln t`` between ``t / b`` and ``t`` with jackknife errors.
+
+    .. math:: s(t) = \frac{\ln y(t) - \ln y(t/b)}{\ln b}
+
+    ``y(t / b)`` is interpolated in ``ln t``, so any increasing time grid works.
+
+    Parameters
+    ----------
+    obj : xarray.Dataset or xarray.DataArray
+        Data with dims ``dim`` and ``sample_dim`` (plus any swept dims).
+    var : str
+        Variable (Datasets only).
+    b : float
+        Time factor (> 1).
+    dim, sample_dim : str
+        Time and batch dimensions.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``slope`` and ``slope_error`` over the swept dims and the times ``t >= b t_1``;
+        NaN where the batch mean is 0 (every sample absorbed).
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 batches or positive times, all values zero/NaN, unsorted times.
+    """
+    b = _check_b(b)
+    c = curves(obj, var, dim, sample_dim)
+    pos = c.t > 0
+    if pos.sum() < 2:
+        raise ValueError(f"{c.name}: need at least 2 positive times for a local slope, "
+                         f"got {int(pos.sum())}")
+    reps = _reps(c, pos)
+    require_positive(reps[0], c.name, "at t > 0")
+    lnt = np.log(c.t[pos])
+    keep, s = _core.local_slope(lnt, safe_log(reps), b)
+    if not keep.any():
+        raise ValueError(f"b={b:g} is larger than the time range t_last/t_first="
+                         f"{c.t[pos][-1] / c.t[pos][0]:g}")
+    val, err = s[0], _core.jackknife_error(s)
+    if not np.any(np.isfinite(val)):
+        raise ValueError(f"{c.name}: no finite local slope (zero or NaN at every time)")
+    return _result({"slope": val}, {"slope": err}, c,
+                   {"var": c.name, "b": b, "long_name": f"d ln {c.name} / d ln t"},
+                   with_t=c.t[pos][keep])
+
+
+def effective_exponent(obj, var="rho", b=4.0, dim="t", sample_dim="batch"):
+    r"""Effective decay exponent ``delta_eff(t) = -d ln rho / d ln t`` with jackknife errors.
+
+    .. math:: \delta_\mathrm{eff}(t) = -\frac{\ln[\rho(t)/\rho(t/b)]}{\ln b}
+
+    Parameters
+    ----------
+    obj : xarray.Dataset or xarray.DataArray
+        Data with dims ``dim`` and ``sample_dim``.
+    var : str
+        Variable.
+    b : float
+        Time factor (> 1).
+    dim, sample_dim : str
+        Time and batch dimensions.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``delta_eff`` and ``delta_eff_error`` (see :func:`local_slope`).
+    """
+    r = local_slope(obj, var, b, dim, sample_dim)
+    out = xr.Dataset({"delta_eff": -r["slope"], "delta_eff_error": r["slope_error"]},
+                     attrs={**r.attrs, "long_name": f"-d ln {r.attrs['var']} / d ln t"})
+    return out
+
+
+def _fit_lines(lnt, lny):
+    """Decade-weighted straight-line fits; returns (slope, intercept at ln t = 0)."""
+    mu = lnt.mean()
+    coef = _core.polyfit_rows(lnt - mu, lny, _core.log_weights(lnt), 1)
+    return coef[..., 1], coef[..., 0] - coef[..., 1] * mu
+
+
+def _corrected_fit(lnt, lny, p0, omega):
+    """Fit ``ln y = lnA - delta ln t + ln(1 + a t^-omega)`` (omega free if None)."""
+    from scipy.optimize import least_squares
+
+    ok = np.isfinite(lny)
+    npar = 3 if omega is not None else 4
+    if ok.sum() < npar + 1:
+        return np.full(4, np.nan)
+    x, y = lnt[ok], lny[ok]
+    sw = np.sqrt(_core.log_weights(x))
+
+    def model(q):
+        om = omega if omega is not None else q[3]
+        corr = np.maximum(1.0 + q[2] * np.exp(-om * x), 1e-12)
+        return q[0] - q[1] * x + np.log(corr)
+
+    def resid(q):
+        return sw * (model(q) - y)
+
+    if omega is None:
+        lo, hi = [-np.inf, -np.inf, -50.0, 0.05], [np.inf, np.inf, 50.0, 5.0]
+    else:
+        lo, hi = [-np.inf, -np.inf, -50.0], [np.inf, np.inf, 50.0]
+    q0 = np.clip(np.asarray(p0[:npar], dtype=float), np.array(lo) + 1e-9,
+                 np.array(hi) - 1e-9)
+    try:
+        res = least_squares(resid, q0, bounds=(lo, hi), method="trf", x_scale="jac")
+    except ValueError:
+        return np.full(4, np.nan)
+    q = res.x
+    return np.array([q[0], q[1], q[2], omega if omega is not None else q[3]])
+
+
+def fit_power_law(obj, var="rho", t_min=None, t_max=None, correction=False, omega=None,
+                  dim="t", sample_dim="batch"):
+    r"""Fit ``y = A t^-delta`` (optionally ``(1 + a t^-omega)``) over a time window.
+
+    .. math:: y(t) = A\, t^{-\delta} \left(1 + a\, t^{-\omega}\right)
+
+    The fit is least squares on ``ln y`` against ``ln t`` with every decade weighted equally
+    (independent of the time grid); errors are jackknife errors over batches.
+
+    Parameters
+    ----------
+    obj : xarray.Dataset or xarray.DataArray
+        Data with dims ``dim`` and ``sample_dim`` (plus any swept dims).
+    var : str
+        Variable.
+    t_min, t_max : float, optional
+        Window (default: the upper half of the logarithmic range of positive times).
+    correction : bool
+        Include the correction to scaling ``(1 + a t^-omega)``.
+    omega : float, optional
+        Fixed correction exponent (``None``: fitted, in [0.05, 5]). Implies ``correction``.
+    dim, sample_dim : str
+        Time and batch dimensions.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``delta``, ``amplitude`` (and ``a``, ``omega`` with the correction) with ``*_error``
+        over the swept dims. A growing quantity gives a negative ``delta``.
+    """
+    c = curves(obj, var, dim, sample_dim)
+    npar = 2 if not (correction or omega is not None) else (3 if omega is not None else 4)
+    m, lo, hi = window_mask(c.t, t_min, t_max, min_points=npar + 1)
+    reps = _reps(c, m)
+    require_positive(reps[0], c.name)
+    lnt, lny = np.log(c.t[m]), safe_log(reps)
+    slope, lnA = _fit_lines(lnt, lny)
+    vals = {"delta": -slope, "amplitude": np.exp(lnA)}
+    attrs = {"var": c.name, "t_min": lo, "t_max": hi, "correction": int(npar > 2)}
+    if npar > 2:
+        om = None if omega is None else float(omega)
+        if om is not None and not (om > 0):
+            raise ValueError(f"omega must be > 0, got {om}")
+        flat = lny.reshape(-1, lny.shape[-1])
+        p0 = np.stack([lnA.ravel(), -slope.ravel(), np.zeros(flat.shape[0]),
+                       np.full(flat.shape[0], 1.0 if om is None else om)], axis=1)
+        q = np.array([_corrected_fit(lnt, flat[i], p0[i], om) for i in range(flat.shape[0])])
+        q = q.reshape(lny.shape[:-1] + (4,))
+        vals = {"delta": q[..., 1], "amplitude": np.exp(q[..., 0]), "a": q[..., 2]}
+        if om is None:
+            vals["omega"] = q[..., 3]
+        else:
+            attrs["omega"] = om
+    values = {k: v[0] for k, v in vals.items()}
+    errors = {k: _core.jackknife_error(v) for k, v in vals.items()}
+    if not np.any(np.isfinite(values["delta"])):
+        raise ValueError(f"{c.name}: the power-law fit failed (too few positive values "
+                         f"in [{lo:g}, {hi:g}])")
+    return _result(values, errors, c, attrs)
+
+
+def critical_value(critical, control="x") -> Estimate:
+    """Normalise a critical value to an :class:`Estimate`.
+
+    Accepts an Estimate, ``(value, error)``, a number (exact), or a Dataset from
+    :func:`critical_point`.
+
+    Parameters
+    ----------
+    critical : Estimate, tuple, float or xarray.Dataset
+        The critical value.
+    control : str
+        Control name (used to read ``{control}_c`` from a Dataset).
+
+    Returns
+    -------
+    Estimate
+    """
+    if isinstance(critical, xr.Dataset):
+        key = f"{control}_c"
+        if key not in critical:
+            raise ValueError(f"critical: dataset has no variable {key!r}")
+        return Estimate(float(critical[key]), float(critical[f"{key}_error"]))
+    return as_estimate(critical, "critical")
+
+
+def _control_curves(obj, var, control, dim, sample_dim):
+    if not isinstance(obj, (xr.Dataset, xr.DataArray)):
+        raise TypeError(f"expected an xarray Dataset or DataArray, got {type(obj).__name__}")
+    control = as_control_dim(obj, control)
+    obj = obj.sortby(control)
+    c = curves(obj, var, dim, sample_dim)
+    if c.extra_dims != (control,):
+        other = [d for d in c.extra_dims if d != control]
+        raise ValueError(f"control: the data must be swept over {control!r} only; select one "
+                         f"value of {other} first (e.g. ds.sel({other[0]}=...))")
+    x = np.asarray(c.extra_coords[control], dtype=np.float64)
+    if x.size < 2:
+        raise ValueError(f"control: need at least 2 values of {control!r}, got {x.size}")
+    if np.any(np.diff(x) <= 0):
+        raise ValueError(f"control: values of {control!r} must be distinct")
+    return c, control, x
+
+
+def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2,
+                   dim="t", sample_dim="batch"):
+    """Critical value of a control-parameter sweep: where ``ln rho`` is straight in ``ln t``.
+
+    At each control value a quadratic in ``ln t`` is fitted to ``ln rho`` over the late-time
+    window; its curvature ``d^2 ln rho / d (ln t)^2`` is negative in the absorbing phase and
+    positive in the active phase (and decays back towards 0 deep in the active phase, where
+    rho saturates early: the curvature is not monotonic, so only values near the sign change
+    are used). Linear interpolation between the two control values that bracket the sign
+    change (``n_fit=2``; a weighted straight line through the ``n_fit`` nearest values
+    otherwise) gives the zero, the critical value; the decay exponent ``delta``
+    (straight-line fit in the same window) is interpolated there in the same way. Every step
+    is repeated on the leave-one-batch-out means (jackknife errors). With several sign changes
+    (noise) the median crossing is used.
+
+    Parameters
+    ----------
+    obj : xarray.Dataset or xarray.DataArray
+        Sweep with dims ``sample_dim``, ``dim`` and the control dimension only.
+    control : str, optional
+        Control dimension (default: the ``control`` attribute).
+    var : str
+        Order parameter (``"survival"`` for seed runs gives ``delta'``).
+    t_min, t_max : float, optional
+        Late-time window (default: upper half of the logarithmic time range).
+    n_fit : int
+        Control values used around the sign change (>= 2; 2 = the bracketing pair).
+    dim, sample_dim : str
+        Time and batch dimensions.
+
+    Returns
+    -------
+    xarray.Dataset
+        Scalars ``{control}_c`` and ``delta`` with ``*_error``; per control value
+        ``curvature`` and ``delta_window`` with errors.
+
+    Raises
+    ------
+    ValueError
+        No sign change of the curvature inside the sweep, too few batches/times, etc.
+    """
+    c, control, x = _control_curves(obj, var, control, dim, sample_dim)
+    n_fit = int(n_fit)
+    if n_fit < 2:
+        raise ValueError(f"n_fit must be >= 2, got {n_fit}")
+    m, lo, hi = window_mask(c.t, t_min, t_max, min_points=4)
+    reps = _reps(c, m)
+    require_positive(reps[0], c.name)
+    lnt = np.log(c.t[m])
+    lny = safe_log(reps)
+    mu = lnt.mean()
+    wt = _core.log_weights(lnt)
+    quad = _core.polyfit_rows(lnt - mu, lny, wt, 2)
+    curv = 2.0 * quad[..., 2]
+    slope, _ = _fit_lines(lnt, lny)
+    dwin = -slope
+    cv, ce = curv[0], _core.jackknife_error(curv)
+    dv, de = dwin[0], _core.jackknife_error(dwin)
+    good = np.isfinite(cv) & np.isfinite(ce)
+    if good.sum() < 2:
+        raise ValueError(f"{c.name}: fewer than 2 control values with a usable late-time "
+                         f"curvature in [{lo:g}, {hi:g}]")
+    xi, ci = x[good], cv[good]
+    sgn = np.sign(ci)
+    change = np.nonzero(sgn[:-1] * sgn[1:] <= 0)[0]
+    if change.size == 0:
+        phase = "absorbing (curves bend down)" if ci[0] < 0 else "active (curves bend up)"
+        raise ValueError(f"control: no sign change of the late-time curvature in "
+                         f"{control} in [{xi[0]:g}, {xi[-1]:g}]: every value looks {phase}; "
+                         f"extend the sweep")
+    cross = []
+    for i in change:
+        d = ci[i + 1] - ci[i]
+        cross.append(xi[i] if d == 0 else xi[i] - ci[i] * (xi[i + 1] - xi[i]) / d)
+    mid = int(change[np.argsort(cross)[len(cross) // 2]])  # the median crossing
+    x0 = float(np.sort(cross)[len(cross) // 2])
+    idx_good = np.nonzero(good)[0]
+    if n_fit == 2:  # linear interpolation between the bracketing values
+        near = idx_good[[mid, mid + 1]]
+    else:
+        near = np.sort(idx_good[np.argsort(np.abs(xi - x0), kind="stable")[:n_fit]])
+    floor = 1e-12 + 1e-6 * np.nanmedian(ce[good])
+    wc = 1.0 / np.maximum(ce[near], floor) ** 2
+    xs = x[near]
+    scale = max(float(np.ptp(xs)), 1e-300)
+    x0s = xs.mean()
+    u = (xs - x0s) / scale
+    xc_reps = _core.linear_zero(u, curv[:, near], wc) * scale + x0s
+    if not np.isfinite(xc_reps[0]):
+        raise ValueError("control: the curvature does not change linearly near the crossing; "
+                         "use a finer sweep or a larger n_fit")
+    wd = 1.0 / np.maximum(de[near], 1e-12 + 1e-6 * np.nanmedian(de[good])) ** 2
+    d_reps = _core.linear_eval(u, dwin[:, near], wd, (xc_reps - x0s) / scale)
+    xc_err = float(_core.jackknife_error(xc_reps))
+    d_err = float(_core.jackknife_error(d_reps))
+    if not (np.isfinite(xc_err) and np.isfinite(d_err)):
+        raise ValueError("control: jackknife failed (a leave-one-out replicate has no "
+                         "crossing); record more batches or a narrower sweep")
+    key = f"{control}_c"
+    ds = xr.Dataset(
+        {key: ((), xc_reps[0]), f"{key}_error": ((), xc_err),
+         "delta": ((), d_reps[0]), "delta_error": ((), d_err),
+         "curvature": ((control,), cv), "curvature_error": ((control,), ce),
+         "delta_window": ((control,), dv), "delta_window_error": ((control,), de)},
+        coords={control: (control, x)},
+        attrs={"var": c.name, "control": control, "t_min": lo, "t_max": hi,
+               "n_fit": n_fit, "fit_values": [float(v) for v in xs],
+               "method": "zero of the late-time curvature of ln rho vs ln t"})
+    return ds
+
+
+def stationary_density(obj, var="rho", t_min=None, dim="t", sample_dim="batch"):
+    """Stationary (late-time average) value of ``var`` with jackknife errors.
+
+    Parameters
+    ----------
+    obj : xarray.Dataset or xarray.DataArray
+        Data with dims ``dim`` and ``sample_dim`` (plus swept dims).
+    var : str
+        Variable.
+    t_min : float, optional
+        Start of the averaging window (default: half the last time).
+    dim, sample_dim : str
+        Time and batch dimensions.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``rho_s`` and ``rho_s_error`` over the swept dims.
+    """
+    c = curves(obj, var, dim, sample_dim)
+    lo = 0.5 * c.t[-1] if t_min is None else float(t_min)
+    m = (c.t >= lo) & (c.t > 0)
+    if not m.any():
+        raise ValueError(f"t_min={lo:g} is after the last time {c.t[-1]:g}")
+    reps = _reps(c, m)
+    if not np.any(np.isfinite(reps[0])):
+        raise ValueError(f"{c.name}: every value is NaN in the averaging window")
+    avg = _nanmean_last(reps)
+    return _result({"rho_s": avg[0]}, {"rho_s": _core.jackknife_error(avg)}, c,
+                   {"var": c.name, "t_min": lo})
+
+
+def _fit_loglog(x, reps, err, xc_shift_fn, what):
+    """Fit ``ln y = c0 + s ln x`` on replicate rows with inverse-variance weights."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = err / reps[0]
+    w = np.where(np.isfinite(rel) & (rel > 0), 1.0 / np.maximum(rel, 1e-12) ** 2, 0.0)
+    if np.count_nonzero(w) < 3:
+        raise ValueError(f"{what}: need at least 3 usable control values, "
+                         f"got {np.count_nonzero(w)}")
+    lx = np.log(x)
+    mu = lx.mean()
+    coef = _core.polyfit_rows(lx - mu, safe_log(reps), w, 1)
+    return coef[..., 1], np.exp(coef[..., 0] - coef[..., 1] * mu)
+
+
+def _off_critical(x, reps, xc, side, delta_min, delta_max, what):
+    d = side * (x - xc)
+    sel = (d > delta_min) & np.isfinite(reps[0]) & (reps[0] > 0)
+    if delta_max is not None:
+        sel &= d <= delta_max
+    return d, sel
+
+
+def _nanmean_last(a):
+    ok = np.isfinite(a)
+    n = ok.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.where(ok, a, 0.0).sum(axis=-1) / n, np.nan)
+
+
+def _mean_or(v, default):
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else default
+
+
+def fit_beta(obj, critical, control=None, var="rho", t_min=None, delta_min=None,
+             delta_max=None, stationary_tol=0.05, dim="t", sample_dim="batch"):
+    """Order-parameter exponent from the stationary density, ``rho_s = A Delta^beta``.
+
+    The active side is the one with the larger stationary density. Errors: jackknife over
+    batches, plus the shift of ``beta`` when the critical value moves by its error (added in
+    quadrature).
+
+    Parameters
+    ----------
+    obj : xarray.Dataset or xarray.DataArray
+        Sweep over the control dimension.
+    critical : Estimate, tuple, float or xarray.Dataset
+        Critical value (e.g. the result of :func:`critical_point`).
+    control : str, optional
+        Control dimension (default: the ``control`` attribute).
+    var : str
+        Order parameter.
+    t_min : float, optional
+        Start of the stationary window (default: half the last time).
+    delta_min, delta_max : float, optional
+        Range of distances ``Delta = |x - x_c|`` used (default: ``Delta > 3 sigma(x_c)``,
+        no upper limit).
+    stationary_tol : float
+        A curve counts as stationary when its slope ``s = d ln rho / d ln t`` in the window
+        satisfies ``|s| + 2 sigma_s <= stationary_tol``; the others are left out (their
+        ``rho_s`` is NaN in the output).
+    dim, sample_dim : str
+        Time and batch dimensions.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``beta``, ``amplitude`` with errors; per control value ``rho_s`` with errors.
+    """
+    c, control, x = _control_curves(obj, var, control, dim, sample_dim)
+    xc = critical_value(critical, control)
+    delta_min = 3 * xc.error if delta_min is None else float(delta_min)
+    lo = 0.5 * c.t[-1] if t_min is None else float(t_min)
+    m = (c.t >= lo) & (c.t > 0)
+    if not m.any():
+        raise ValueError(f"t_min={lo:g} is after the last time {c.t[-1]:g}")
+    win = _reps(c, m)
+    reps = _nanmean_last(win)
+    err = _core.jackknife_error(reps)
+    if m.sum() >= 2:  # keep only stationary curves: flat ln rho vs ln t in the window
+        sl, _ = _fit_lines(np.log(c.t[m]), safe_log(win))
+        sle = _core.jackknife_error(sl)
+        moving = ~(np.abs(sl[0]) + 2 * sle <= stationary_tol)
+        reps = np.where(moving[None], np.nan, reps)
+    above, below = x > xc.value, x < xc.value
+    ma = _mean_or(reps[0][above], -np.inf)
+    mb = _mean_or(reps[0][below], -np.inf)
+    side = 1.0 if ma >= mb else -1.0
+
+    def run(xcv):
+        d, sel = _off_critical(x, reps, xcv, side, delta_min, delta_max, "beta")
+        if sel.sum() < 3:
+            raise ValueError(f"beta: need at least 3 control values on the active side with "
+                             f"a stationary rho_s > 0, got {int(sel.sum())}")
+        return _fit_loglog(d[sel], reps[:, sel], err[sel], None, "beta")
+
+    s, amp = run(xc.value)
+    beta_err = float(_core.jackknife_error(s))
+    amp_err = float(_core.jackknife_error(amp))
+    if xc.error > 0:
+        sp, _ = run(xc.value + xc.error)
+        sm, _ = run(xc.value - xc.error)
+        beta_err = math.hypot(beta_err, 0.5 * abs(sp[0] - sm[0]))
+    return xr.Dataset({"beta": ((), s[0]), "beta_error": ((), beta_err),
+                       "amplitude": ((), amp[0]), "amplitude_error": ((), amp_err),
+                       "rho_s": ((control,), reps[0]), "rho_s_error": ((control,), err)},
+                      coords={control: (control, x)},
+                      attrs={"var": c.name, "control": control, "critical": xc.value,
+                             "t_min": lo, "side": int(side)})
+
+
+def _relaxed(full, t, decay):
+    """Curves whose integrand ``t y(t)`` has fallen below ``decay`` of its maximum."""
+    ty = np.nan_to_num(full, nan=0.0) * t
+    return ty[..., -1] <= decay * np.max(ty, axis=-1)
+
+
+def relaxation_time(obj, var="rho", decay=0.01, dim="t", sample_dim="batch"):
+    """Relaxation time ``tau = int t y dt / int y dt`` of curves that decay to zero.
+
+    Parameters
+    ----------
+    obj : xarray.Dataset or xarray.DataArray
+        Data (sweep over the absorbing side).
+    var : str
+        Variable.
+    decay : float
+        A curve counts as relaxed when ``t y(t)`` at the last time is below ``decay`` times
+        its maximum (the integral has converged); ``tau`` is NaN for the others.
+    dim, sample_dim : str
+        Time and batch dimensions.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``tau`` and ``tau_error`` over the swept dims.
+    """
+    c = curves(obj, var, dim, sample_dim)
+    if c.t.size < 3:
+        raise ValueError(f"{c.name}: need at least 3 times for a relaxation time")
+    reps = _reps(c)
+    relaxed = _relaxed(reps[0], c.t, decay)
+    y = np.nan_to_num(reps, nan=0.0)
+    num = np.trapezoid(y * c.t, c.t, axis=-1)
+    den = np.trapezoid(y, c.t, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau = np.where(relaxed & (den > 0), num / den, np.nan)
+    if not np.any(np.isfinite(tau[0])):
+        raise ValueError(f"{c.name}: no curve relaxes (t*{c.name} below {decay:g} of its "
+                         f"maximum) by t={c.t[-1]:g}; simulate longer or sweep further into the "
+                         "absorbing phase")
+    return _result({"tau": tau[0]}, {"tau": _core.jackknife_error(tau)}, c,
+                   {"var": c.name, "decay": decay})
+
+
+def fit_nu_par(obj, critical, control=None, var="rho", decay=0.01, delta_min=None,
+               delta_max=None, dim="t", sample_dim="batch"):
+    """Temporal correlation exponent from relaxation times, ``tau = A |Delta|^-nu_par``.
+
+    Uses the control values whose curves relax to zero (the absorbing side), see
+    :func:`relaxation_time`.
+
+    Parameters
+    ----------
+    obj : xarray.Dataset or xarray.DataArray
+        Sweep over the control dimension.
+    critical : Estimate, tuple, float or xarray.Dataset
+        Critical value.
+    control : str, optional
+        Control dimension (default: the ``control`` attribute).
+    var : str
+        Order parameter.
+    decay : float
+        Relaxation criterion (see :func:`relaxation_time`).
+    delta_min, delta_max : float, optional
+        Range of distances used (default: ``Delta > 3 sigma(x_c)``, no upper limit).
+    dim, sample_dim : str
+        Time and batch dimensions.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``nu_par``, ``amplitude`` with errors; per control value ``tau`` with errors.
+    """
+    c, control, x = _control_curves(obj, var, control, dim, sample_dim)
+    xc = critical_value(critical, control)
+    delta_min = 3 * xc.error if delta_min is None else float(delta_min)
+    reps = _reps(c)
+    relaxed = _relaxed(reps[0], c.t, decay)
+    y = np.nan_to_num(reps, nan=0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau = np.trapezoid(y * c.t, c.t, axis=-1) / np.trapezoid(y, c.t, axis=-1)
+    tau = np.where(relaxed, tau, np.nan)
+    err = _core.jackknife_error(tau)
+    fin = np.isfinite(tau[0])
+    if not fin.any():
+        raise ValueError(f"{c.name}: no curve relaxes (t*{c.name} below {decay:g} of its "
+                         "maximum); "
+                         "simulate longer or sweep further into the absorbing phase")
+    side = 1.0 if _mean_or(x[fin], xc.value) > xc.value else -1.0
+
+    def run(xcv):
+        d, sel = _off_critical(x, tau, xcv, side, delta_min, delta_max, "nu_par")
+        if sel.sum() < 3:
+            raise ValueError(f"nu_par: need at least 3 relaxed control values, got "
+                             f"{int(sel.sum())}")
+        return _fit_loglog(d[sel], tau[:, sel], err[sel], None, "nu_par")
+
+    s, amp = run(xc.value)
+    nu_err = float(_core.jackknife_error(s))
+    if xc.error > 0:
+        sp, _ = run(xc.value + xc.error)
+        sm, _ = run(xc.value - xc.error)
+        nu_err = math.hypot(nu_err, 0.5 * abs(sp[0] - sm[0]))
+    return xr.Dataset({"nu_par": ((), -s[0]), "nu_par_error": ((), nu_err),
+                       "amplitude": ((), amp[0]),
+                       "amplitude_error": ((), float(_core.jackknife_error(amp))),
+                       "tau": ((control,), tau[0]), "tau_error": ((control,), err)},
+                      coords={control: (control, x)},
+                      attrs={"var": c.name, "control": control, "critical": xc.value,
+                             "decay": decay})
+
+
+def spreading(obj, t_min=None, t_max=None, dim="t", sample_dim="batch"):
+    """Spreading exponents of seed runs: ``P ~ t^-delta'``, ``N ~ t^theta``, ``R^2 ~ t^(2/z)``.
+
+    ``P`` is ``survival``, ``N`` is ``n_active``, ``R^2`` is ``r2`` pooled over batches with
+    weights ``n_samples * n_active`` (the ratio of sums of the schema). Jackknife errors;
+    ``z`` is computed on every replicate.
+
+    Parameters
+    ----------
+    obj : xarray.Dataset
+        Seed run(s) with ``survival`` and ``n_active`` (``r2`` optional).
+    t_min, t_max : float, optional
+        Window (default: upper half of the logarithmic time range).
+    dim, sample_dim : str
+        Time and batch dimensions.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``delta_prime``, ``theta`` and, with ``r2``, ``z`` with ``*_error``.
+    """
+    if not isinstance(obj, xr.Dataset):
+        raise TypeError("spreading needs a Dataset with survival and n_active")
+    for v in ("survival", "n_active"):
+        if v not in obj:
+            raise ValueError(f"spreading: dataset has no {v!r} (seed runs record survival, "
+                             "n_active and r2)")
+    vals, errs = {}, {}
+    cs = curves(obj, "survival", dim, sample_dim)
+    m, lo, hi = window_mask(cs.t, t_min, t_max, min_points=3)
+    for v, key, sign in (("survival", "delta_prime", -1.0), ("n_active", "theta", 1.0)):
+        c = curves(obj, v, dim, sample_dim)
+        reps = _reps(c, m)
+        require_positive(reps[0], v)
+        s, _ = _fit_lines(np.log(c.t[m]), safe_log(reps))
+        vals[key], errs[key] = sign * s[0], _core.jackknife_error(sign * s)
+    if "r2" in obj:
+        c = curves(obj, "r2", dim, sample_dim)
+        na = curves(obj, "n_active", dim, sample_dim).values[..., m]
+        w = c.weights.reshape((-1,) + (1,) * (na.ndim - 1)) * np.nan_to_num(na)
+        reps = _core.replicate_means(c.values[..., m], w)
+        require_positive(reps[0], "r2")
+        s, _ = _fit_lines(np.log(c.t[m]), safe_log(reps))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = 2.0 / s
+        vals["z"], errs["z"] = z[0], _core.jackknife_error(z)
+    return _result(vals, errs, cs, {"t_min": lo, "t_max": hi})
+
+
+def kappa(obj, var="rho", t_min=None, t_max=None, delta=1.0, dim="t", sample_dim="batch"):
+    r"""Metric factor ``kappa`` of the critical decay ``rho ~ 1 / (kappa t)^delta``.
+
+    .. math:: \rho(t) \simeq (\kappa t)^{-\delta}
+
+    With the default ``delta = 1`` (mean field) this is ``rho = 1 / (kappa t)``: ``kappa``
+    is the decay-weighted average of ``1 / (rho t)`` over the window, on ``ln`` scale.
+
+    Parameters
+    ----------
+    obj : xarray.Dataset or xarray.DataArray
+        Runs at the critical point.
+    var : str
+        Order parameter.
+    t_min, t_max : float, optional
+        Window (default: upper half of the logarithmic time range).
+    delta : float
+        Decay exponent held fixed (> 0).
+    dim, sample_dim : str
+        Time and batch dimensions.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``kappa`` and ``kappa_error`` over the swept dims.
+    """
+    delta = float(delta)
+    if not (delta > 0):
+        raise ValueError(f"delta must be > 0, got {delta}")
+    c = curves(obj, var, dim, sample_dim)
+    m, lo, hi = window_mask(c.t, t_min, t_max, min_points=2)
+    reps = _reps(c, m)
+    require_positive(reps[0], c.name)
+    lnt = np.log(c.t[m])
+    wt = _core.log_weights(lnt)
+    z = safe_log(reps) / delta + lnt
+    ok = np.isfinite(z)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lnk = -np.sum(np.where(ok, z * wt, 0), -1) / np.sum(np.where(ok, wt, 0), -1)
+    k = np.exp(lnk)
+    return _result({"kappa": k[0]}, {"kappa": _core.jackknife_error(k)}, c,
+                   {"var": c.name, "t_min": lo, "t_max": hi, "delta": delta})

@@ -1,0 +1,154 @@
+r"""Random convolutional network as an absorbing process (layer = time, grid = space).
+
+A periodic grid of side ``L`` in ``dim`` = 1 or 2 dimensions carries ``channels`` channels
+per site. Each layer applies
+
+.. math::
+
+    h^{l+1}_{x,c} = \sum_{k \in \text{window}} \sum_{c'} W^l_{k,c',c}\,
+    \phi(h^l_{x+k,c'}) + b^l_c, \qquad
+    W \sim N\big(0, \sigma_w^2/(C\,K^{dim})\big),\; b \sim N(0, \sigma_b^2),
+
+with circular padding and fresh weights in every layer. Two replicas share the weights; the
+local order parameter is :math:`\rho_x = 1 - c_x`, with :math:`c_x` the correlation
+coefficient of the two channel vectors at site ``x``, and :math:`\rho(l)` is its mean over
+sites. As in :mod:`absorbphys.models.mlp`, ``h`` and the replica difference ``d = h' - h``
+are propagated (accurate to ``rho ~ 1e-300``).
+
+``weight_sharing=True`` is the ordinary convolution (one kernel per layer: the noise of a
+layer is global). ``weight_sharing=False`` is the locally connected variant (independent
+weights at every site: local noise); given a layer, each site's next pair of channel vectors
+is ``channels`` i.i.d. bivariate normal draws with covariance
+:math:`\sigma_w^2/(C K^{dim})\,\mathrm{Gram}_{\text{window}}(\phi(h), \phi(h'))
++ \sigma_b^2`, sampled exactly in O(L^dim * C * K^dim) like the MLP's Gaussian method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from absorbphys.models import _cnn_cpu
+from absorbphys.models.activations import ACTIVATIONS, get_activation
+from absorbphys.models.meanfield import _q_star, check_c0_init, init_rho
+
+import absorbphys
+from absorbphys._params import Param
+from absorbphys._process import AbsorbingProcess
+
+__all__ = ["CNN"]
+
+
+@absorbphys.register
+@dataclass(frozen=True)
+class CNN(AbsorbingProcess):
+    """Random CNN (or locally connected network) with two replicas; ``rho`` = mean of 1 - c_x.
+
+    Parameters
+    ----------
+    L : int
+        Side of the periodic grid (the spatial system size; ``L**dim`` sites).
+    channels : int
+        Channels per site C (>= 2): the local width.
+    sigma_w : float
+        Weight standard deviation (>= 0), weights N(0, sigma_w**2 / (channels *
+        kernel_size**dim)). The control parameter.
+    sigma_b : float
+        Bias standard deviation (>= 0).
+    kernel_size : int
+        Window side K, 1 <= K <= L (offsets ``-(K//2) .. K - 1 - K//2``).
+    dim : {1, 2}
+        Grid dimension.
+    activation : str or callable
+        Activation (see :func:`absorbphys.models.activations.get_activation`).
+    weight_sharing : bool
+        True: ordinary convolution (default). False: locally connected, exact per-site sampler.
+    eps : float
+        Per-site threshold (default 1e-12): site ``x`` is active while ``rho_x > eps``;
+        ``n_active`` counts active sites and a sample survives while at least one is active.
+    dtype : {"float64", "float32"}
+        Storage precision of ``h`` and ``d``.
+    q0 : float
+        Input variance at layer 0; ``0`` (default) means the mean-field fixed point ``q*``.
+    seed_rho : float
+        ``1 - c0`` at the perturbed site of the ``"seed"`` initial condition (default 1e-6).
+
+    Notes
+    -----
+    Initial conditions: ``"full"`` (independent replicas, ``c0 = 0`` at every site),
+    ``"seed"`` (the two inputs differ at site 0 only, with ``c0 = 1 - seed_rho`` there) or a
+    float ``c0`` in [-1, 1] (every site). ``n_active`` and ``r2`` (squared minimum-image
+    distance of the active sites from site 0) are produced for seed runs.
+    """
+
+    L: int
+    channels: int
+    sigma_w: float
+    sigma_b: float
+    kernel_size: int = 3
+    dim: int = 1
+    activation: object = "tanh"
+    weight_sharing: bool = True
+    eps: float = 1e-12
+    dtype: str = "float64"
+    q0: float = 0.0
+    seed_rho: float = 1e-6
+
+    name: ClassVar[str] = "cnn"
+    params: ClassVar[dict] = {
+        "L": Param("int", 2, doc="grid side (spatial system size)"),
+        "channels": Param("int", 2, doc="channels per site (local width)"),
+        "sigma_w": Param("float", 0.0, doc="weight standard deviation (control parameter)"),
+        "sigma_b": Param("float", 0.0, doc="bias standard deviation"),
+        "kernel_size": Param("int", 1, default=3, doc="kernel window side"),
+        "dim": Param("int", 1, 2, default=1, doc="grid dimension"),
+        "activation": Param("callable", choices=ACTIVATIONS, default="tanh",
+                            doc="activation function"),
+        "weight_sharing": Param("bool", default=True,
+                                doc="ordinary convolution (true) or locally connected (false)"),
+        "eps": Param("float", 0.0, default=1e-12, doc="per-site absorption threshold"),
+        "dtype": Param("str", choices=("float64", "float32"), default="float64",
+                       doc="floating-point precision"),
+        "q0": Param("float", 0.0, default=0.0, doc="input variance (0: the fixed point q*)"),
+        "seed_rho": Param("float", 0.0, 2.0, low_open=True, default=1e-6,
+                          doc="1 - c0 at the seed site"),
+    }
+    control: ClassVar[str] = "sigma_w"
+    size_param: ClassVar[str] = "L"
+    time_unit: ClassVar[str] = "layer"
+
+    def _check(self):
+        get_activation(self.activation)
+        if self.kernel_size > self.L:
+            raise ValueError(f"kernel_size must be in [1, L={self.L}], got {self.kernel_size}")
+
+    def _check_init(self, init):
+        return check_c0_init(init)
+
+    def is_absorbed(self, rho):
+        """Return whether ``rho <= eps`` (applied per site by the kernel)."""
+        return np.asarray(rho) <= self.eps
+
+    def input_variance(self) -> float:
+        """Return the layer-0 variance (``q0``, or the mean-field ``q*`` when ``q0 == 0``)."""
+        if self.q0 > 0:
+            return float(self.q0)
+        q = _q_star(self.sigma_w, self.sigma_b, get_activation(self.activation))
+        return float(q) if np.isfinite(q) and q > 0 else 1.0
+
+    def _run(self, backend, times, sample_edges, init, seed):
+        act = get_activation(self.activation)
+        kern = _cnn_cpu.cnn_kernel if act.code >= 0 else _cnn_cpu.compile_for(act)
+        r, r2, s, na, rr = kern(
+            np.int64(act.code), np.int64(self.L), np.int64(self.dim), np.int64(self.channels),
+            np.int64(self.kernel_size), bool(self.weight_sharing), float(self.sigma_w),
+            float(self.sigma_b), self.input_variance(), init_rho(init, self.seed_rho),
+            init == "seed", np.asarray(times, dtype=np.int64),
+            np.asarray(sample_edges, dtype=np.int64), np.int64(seed), float(self.eps),
+            np.ones(1, dtype=np.dtype(self.dtype)))
+        out = {"rho": r, "rho2": r2, "survival": s}
+        if init == "seed":
+            out["n_active"] = na
+            out["r2"] = rr
+        return out

@@ -1,0 +1,77 @@
+import json
+
+import numpy as np
+import pytest
+import synth
+
+from absorbphys.cli import main
+
+
+def _write(ds, path):
+    ds.to_netcdf(path, engine="netcdf4")
+    return str(path)
+
+
+@pytest.fixture
+def sweep_file(tmp_path):
+    f = synth.scaling_sweep(0.159464, 1.733847, 0.6447)
+    ds = synth.make(f, synth.log_times(3000), sweep={"p": 0.6447 + np.linspace(-0.02, 0.02, 9)})
+    return _write(ds, tmp_path / "sweep.nc")
+
+
+@pytest.fixture
+def seed_file(tmp_path):
+    ds = synth.make(synth.power_law(0.159464, 0.7), synth.log_times(3000), var="survival",
+                    seed=1, extra_vars={"n_active": synth.power_law(-0.313686, 1.0),
+                                        "r2": synth.power_law(-2 / 1.580745, 0.5)},
+                    attrs={"init": "seed"})
+    return _write(ds, tmp_path / "seed.nc")
+
+
+def test_analyze_json(sweep_file, capsys):
+    assert main(["analyze", sweep_file, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kind"] == "decay sweep"
+    assert set(out["estimates"]) >= {"p_c", "delta"}
+    for e in out["estimates"].values():
+        assert set(e) == {"value", "error"} and e["error"] > 0
+    assert abs(out["estimates"]["p_c"]["value"] - 0.6447) < 4 * out["estimates"]["p_c"]["error"]
+
+
+def test_analyze_text(seed_file, capsys):
+    assert main(["analyze", seed_file]) == 0
+    out = capsys.readouterr().out
+    assert "seed run" in out and "theta =" in out
+
+
+def test_classify_json_ranked(sweep_file, seed_file, capsys):
+    assert main(["classify", sweep_file, seed_file, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] in ("match", "inconclusive", "no match")
+    assert out["best"] == "dp_1d"
+    ranks = [c["rank"] for c in out["classes"]]
+    assert ranks == list(range(1, len(ranks) + 1))
+    assert all(set(e) == {"value", "error"} for e in out["estimates"].values())
+
+
+def test_classify_text(sweep_file, capsys):
+    assert main(["classify", sweep_file]) == 0
+    out = capsys.readouterr().out
+    assert "verdict: inconclusive" in out and "ranking" in out
+
+
+@pytest.mark.parametrize("cmd", ["analyze", "classify"])
+def test_errors_exit_2_with_one_line(cmd, tmp_path, capsys):
+    assert main([cmd, str(tmp_path / "missing.nc")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err
+    ds = synth.make(lambda t, **_: 0.0 * t, synth.log_times(100))
+    bad = _write(ds, tmp_path / "zeros.nc")
+    assert main([cmd, bad]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "absorbed" in err
+
+
+def test_bad_option_exit_2(sweep_file, capsys):
+    assert main(["classify", sweep_file, "--alpha", "x"]) == 2
+    assert main(["analyze", sweep_file, "--n-boot", "1"]) == 2

@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+import synth
+from absorbphys.analysis import Estimate, collapse, scaled_curves
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+def within(est, err, true, k=4.0):
+    return abs(float(est) - true) < k * float(err)
+
+
+@settings(max_examples=4, deadline=None)
+@given(a=st.floats(0.1, 1.0), b=st.floats(0.5, 2.0), seed=st.integers(0, 2**31))
+def test_size_collapse_recovers_a_b(a, b, seed):
+    sizes = np.array([16, 32, 64, 128])
+    t = synth.log_times(int(4 * 128 ** b) + 10, n=50)
+    ds = synth.make(synth.fss(a, b), t, sweep={"L": sizes}, noise=0.3, seed=seed)
+    r = collapse(ds, n_boot=8, seed=1)
+    # bootstrap errors plus a small estimator bias allowance (interpolation in HH)
+    assert abs(float(r.a) - a) < 4 * float(r.a_error) + 0.01 * a
+    assert abs(float(r.b) - b) < 4 * float(r.b_error) + 0.01 * b
+    # the quality is about 1 plus the linear-interpolation error of sparse, steep curves
+    assert 0.3 < float(r.quality) < 20
+    assert r.attrs["error_scale"] == max(1.0, float(r.quality)) ** 0.5
+
+
+def test_ragged_list_input_and_metric_factors():
+    runs = []
+    for i, N in enumerate([100, 200, 400, 800, 1600]):
+        t = np.unique(np.rint(np.geomspace(1, 6 * N ** 1.0, 40 + 10 * i)).astype(int))
+        runs.append(synth.make(synth.fss(1.0, 1.0, amplitude=0.5, size_name="N"), t,
+                               sweep={"N": [N]}, seed=i, attrs={"size_param": "N",
+                                                                 "dim": 0}).isel(N=0))
+    r = collapse(runs, n_boot=20)
+    assert within(r.a, r.a_error, 1.0, 5) and within(r.b, r.b_error, 1.0, 5)
+    # F(x) = A x^-1 exp(-x): amplitude A = 0.5, half point at x = ln 2
+    assert within(r.amplitude, r.amplitude_error, 0.5, 5)
+    assert abs(float(r.mu) - np.log(2)) < 5 * float(r.mu_error) + 0.03
+    assert list(r.curve.values) == [100, 200, 400, 800, 1600]
+    curves = scaled_curves(runs, r)
+    assert len(curves) == 5 and len(curves[0][1]) != len(curves[-1][1])
+
+
+def test_nan_padded_dataset_equals_list():
+    sizes = [32, 64, 128]
+    t = synth.log_times(20000, n=80)
+    ds = synth.make(synth.fss(0.25, 1.6), t, sweep={"L": sizes}, seed=4)
+    for i, L in enumerate(sizes):  # ragged: cut each size at its own t_max
+        ds["rho"][:, i, t > 3 * L ** 1.6] = np.nan
+    r1 = collapse(ds, n_boot=5)
+    r2 = collapse([ds.isel(L=i).dropna("t", how="all") for i in range(3)], n_boot=5)
+    np.testing.assert_allclose([float(r1.a), float(r1.b)], [float(r2.a), float(r2.b)])
+
+
+def test_control_collapse_recovers_delta_nu_par():
+    delta, nu, xc = 0.159464, 1.733847, 0.6447
+    f = synth.scaling_sweep(delta, nu, xc)
+    ps = xc + np.array([-0.03, -0.02, -0.01, 0.01, 0.02, 0.03])
+    ds = synth.make(f, synth.log_times(3000, n=60), sweep={"p": ps}, seed=7)
+    r = collapse(ds, form="control", critical=Estimate(0.645, 0.001), n_boot=15,
+                 t_min=5)
+    assert abs(float(r.delta) - delta) < 4 * float(r.delta_error) + 0.01
+    assert abs(float(r.nu_par) - nu) < 4 * float(r.nu_par_error) + 0.05
+    assert abs(float(r.p_c) - xc) < 4 * float(r.p_c_error) + 0.001
+    fixed = collapse(ds, form="control", critical=xc, free_critical=False, n_boot=5, t_min=5)
+    assert "p_c" not in fixed and abs(float(fixed.nu_par) - nu) < 0.1
+
+
+def test_collapse_bad_input():
+    ds = synth.make(synth.fss(0.25, 1.6), synth.log_times(1000), sweep={"L": [32, 64]})
+    with pytest.raises(ValueError, match="at least 2 curves"):
+        collapse(ds.isel(L=[0]), n_boot=5)
+    with pytest.raises(ValueError, match="duplicate"):
+        collapse([ds.isel(L=0), ds.isel(L=0)], n_boot=5)
+    with pytest.raises(ValueError, match="scalar coordinate"):
+        collapse([ds.isel(L=0).drop_vars("L"), ds.isel(L=1)], n_boot=5)
+    with pytest.raises(ValueError, match="form"):
+        collapse(ds, form="nope")
+    with pytest.raises(ValueError, match="critical"):
+        collapse(ds, form="control", control="L")
+    zero = ds.copy(deep=True)
+    zero["rho"][:] = 0.0
+    with pytest.raises(ValueError, match="absorbed"):
+        collapse(zero, n_boot=5)
+    with pytest.raises(ValueError, match="n_boot"):
+        collapse(ds, n_boot=1)

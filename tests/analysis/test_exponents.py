@@ -1,0 +1,219 @@
+import numpy as np
+import pytest
+import synth
+import xarray as xr
+from absorbphys.analysis import (
+    Estimate,
+    critical_point,
+    effective_exponent,
+    estimates,
+    fit_beta,
+    fit_nu_par,
+    fit_power_law,
+    kappa,
+    local_slope,
+    relaxation_time,
+    spreading,
+    stationary_density,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+DP_DELTA, DP_NU_PAR = 0.159464, 1.733847
+
+
+def within(est, err, true, k=4.0):
+    return abs(float(est) - true) < k * float(err)
+
+
+@settings(max_examples=15, deadline=None)
+@given(delta=st.floats(0.05, 1.5), amp=st.floats(0.1, 3.0), noise=st.floats(0.05, 1.0),
+       seed=st.integers(0, 2**31))
+def test_power_law_recovered_within_errors(delta, amp, noise, seed):
+    ds = synth.make(synth.power_law(delta, amp), synth.log_times(2000), noise=noise,
+                    seed=seed)
+    r = fit_power_law(ds)
+    assert within(r.delta, r.delta_error, delta)
+    assert within(r.amplitude, r.amplitude_error, amp)
+    assert float(r.delta_error) > 0
+
+
+def test_power_law_errors_are_calibrated():
+    z = []
+    for s in range(40):
+        ds = synth.make(synth.power_law(0.3, 1.0), synth.log_times(1000, n=40), noise=0.5,
+                        seed=100 + s, batches=10)
+        r = fit_power_law(ds)
+        z.append((float(r.delta) - 0.3) / float(r.delta_error))
+    # jackknife errors: the spread of z should be ~1 (chi-square bounds for 40 draws)
+    assert 0.65 < np.std(z) < 1.45
+    assert abs(np.mean(z)) < 0.6
+
+
+def test_correction_to_scaling_recovered():
+    f = synth.power_law(DP_DELTA, 0.9, a=0.5, omega=0.7)
+    ds = synth.make(f, synth.log_times(20000, n=100), noise=0.1, seed=2)
+    pure = fit_power_law(ds, t_min=1)
+    assert not within(pure.delta, pure.delta_error, DP_DELTA)  # the correction matters
+    r = fit_power_law(ds, t_min=1, correction=True)
+    assert within(r.delta, r.delta_error, DP_DELTA)
+    assert within(r.omega, r.omega_error, 0.7)
+    assert within(r.a, r.a_error, 0.5)
+    fixed = fit_power_law(ds, t_min=1, omega=0.7)
+    assert "omega" not in fixed and within(fixed.delta, fixed.delta_error, DP_DELTA)
+
+
+def test_effective_exponent_flat_for_power_law_and_uniform_grid():
+    ds = synth.make(synth.power_law(0.45), np.arange(0, 3001), noise=0.2, seed=5)
+    r = effective_exponent(ds, b=4)
+    assert r.delta_eff.dims == ("t",) and float(r.t[0]) >= 4
+    late = r.sel(t=slice(100, None))
+    zs = (late.delta_eff - 0.45) / late.delta_eff_error
+    assert float(np.abs(zs).max()) < 5
+    s = local_slope(ds, b=2)
+    np.testing.assert_allclose(s.slope.sel(t=2000), -0.45, atol=0.05)
+
+
+def test_effective_exponent_keeps_swept_dims():
+    ds = synth.make(synth.scaling_sweep(DP_DELTA, DP_NU_PAR, 0.6447), synth.log_times(1000),
+                    sweep={"p": [0.6, 0.6447, 0.7]})
+    r = ds.absorb.effective_exponent()
+    assert set(r.delta_eff.dims) == {"p", "t"}
+    de = r.delta_eff.isel(t=-1)
+    assert float(de.sel(p=0.6)) > float(de.sel(p=0.6447)) > float(de.sel(p=0.7))
+
+
+@settings(max_examples=8, deadline=None)
+@given(xc=st.floats(0.3, 0.8), delta=st.floats(0.1, 0.8), seed=st.integers(0, 2**31))
+def test_critical_point_recovered(xc, delta, seed):
+    f = synth.scaling_sweep(delta, DP_NU_PAR, xc)
+    ps = xc + np.linspace(-0.025, 0.025, 9) + 0.001
+    ds = synth.make(f, synth.log_times(3000), sweep={"p": ps}, noise=0.3, seed=seed)
+    r = critical_point(ds)
+    assert within(r.p_c, r.p_c_error, xc)
+    assert within(r.delta, r.delta_error, delta)
+    assert float(r.p_c_error) < 0.005
+    assert set(estimates(r)) == {"p_c", "delta"}
+
+
+def test_critical_point_needs_sign_change():
+    f = synth.scaling_sweep(DP_DELTA, DP_NU_PAR, 0.6447)
+    ds = synth.make(f, synth.log_times(3000), sweep={"p": [0.55, 0.58, 0.6]})
+    with pytest.raises(ValueError, match="no sign change"):
+        critical_point(ds)
+
+
+def test_critical_point_other_dim_needs_selection():
+    f = synth.scaling_sweep(DP_DELTA, DP_NU_PAR, 0.6447)
+    ds = synth.make(f, synth.log_times(300), sweep={"L": [64, 128], "p": [0.6, 0.7]})
+    with pytest.raises(ValueError, match="select one value"):
+        critical_point(ds)
+
+
+def test_beta_and_nu_par_recovered():
+    f = synth.scaling_sweep(DP_DELTA, DP_NU_PAR, 0.6447)
+    beta = DP_DELTA * DP_NU_PAR
+    active = synth.make(f, synth.log_times(100000), sweep={"p": np.linspace(0.7, 0.9, 6)},
+                        seed=3)
+    crit = Estimate(0.6447, 0.0003)
+    r = fit_beta(active, crit)
+    assert within(r.beta, r.beta_error, beta)
+    assert within(r.amplitude, r.amplitude_error, 0.8 / np.log(2) ** beta)
+    s = stationary_density(active)
+    np.testing.assert_allclose(s.rho_s.values, r.rho_s.values)
+    absorbing = synth.make(f, synth.log_times(100000, n=100),
+                           sweep={"p": np.linspace(0.3, 0.6, 7)}, seed=4)
+    r = fit_nu_par(absorbing, crit)
+    assert within(r.nu_par, r.nu_par_error, DP_NU_PAR)
+    tau = relaxation_time(absorbing)
+    assert np.all(np.isfinite(tau.tau)) and np.all(np.diff(tau.tau.values) > 0)
+
+
+def test_beta_skips_curves_that_are_not_stationary():
+    f = synth.scaling_sweep(DP_DELTA, DP_NU_PAR, 0.6447)
+    ds = synth.make(f, synth.log_times(3000), sweep={"p": [0.645, 0.65, 0.66, 0.8, 0.9]})
+    with pytest.raises(ValueError, match="stationary"):
+        fit_beta(ds, 0.6447)
+
+
+def test_spreading_recovered():
+    z_true, theta = 1.580745, 0.313686
+    t = synth.log_times(5000)
+    ds = synth.make(synth.power_law(DP_DELTA, 0.7), t, var="survival", seed=9,
+                    extra_vars={"n_active": synth.power_law(-theta, 1.3),
+                                "r2": synth.power_law(-2 / z_true, 0.5)},
+                    attrs={"init": "seed"})
+    r = spreading(ds)
+    assert within(r.delta_prime, r.delta_prime_error, DP_DELTA)
+    assert within(r.theta, r.theta_error, theta)
+    assert within(r.z, r.z_error, z_true)
+
+
+def test_kappa_recovered_for_mean_field_decay():
+    ds = synth.make(synth.power_law(1.0, 1 / 2.5), synth.log_times(2000), seed=11,
+                    attrs={"dim": 0})
+    r = kappa(ds)
+    assert within(r.kappa, r.kappa_error, 2.5)
+
+
+# ---- degenerate input -------------------------------------------------------------------
+
+def _base(values, t=None, batches=4):
+    t = np.arange(values.shape[-1]) if t is None else t
+    return xr.Dataset({"rho": (("batch", "t"), values)},
+                      coords={"t": t, "batch": np.arange(batches),
+                              "n_samples": ("batch", np.full(batches, 10))},
+                      attrs={"control": "p", "size_param": "L", "dim": 1})
+
+
+@pytest.mark.parametrize("fn", [fit_power_law, effective_exponent, kappa])
+def test_all_zeros_raises(fn):
+    with pytest.raises(ValueError, match="absorbed|zero"):
+        fn(_base(np.zeros((4, 50))))
+
+
+def test_absorbed_at_t1_raises():
+    v = np.zeros((4, 50))
+    v[:, 0] = 1.0
+    with pytest.raises(ValueError, match="absorbed"):
+        fit_power_law(_base(v))
+    with pytest.raises(ValueError, match="absorbed"):
+        effective_exponent(_base(v))
+
+
+@pytest.mark.parametrize("fn", [fit_power_law, effective_exponent, stationary_density])
+def test_all_nan_raises(fn):
+    with pytest.raises(ValueError, match="NaN"):
+        fn(_base(np.full((4, 50), np.nan)))
+
+
+def test_single_time_point_raises():
+    with pytest.raises(ValueError, match="at least"):
+        fit_power_law(_base(np.ones((4, 1)), t=np.array([1])))
+    with pytest.raises(ValueError, match="at least"):
+        effective_exponent(_base(np.ones((4, 1)), t=np.array([1])))
+
+
+def test_unsorted_or_duplicate_times_raise():
+    with pytest.raises(ValueError, match="increasing"):
+        fit_power_law(_base(np.ones((4, 3)), t=np.array([1, 3, 2])))
+    with pytest.raises(ValueError, match="increasing"):
+        fit_power_law(_base(np.ones((4, 3)), t=np.array([1, 2, 2])))
+
+
+def test_one_batch_or_missing_var_raise():
+    with pytest.raises(ValueError, match="batches"):
+        fit_power_law(_base(np.ones((1, 20)), batches=1))
+    with pytest.raises(ValueError, match="no variable"):
+        fit_power_law(_base(np.ones((4, 20))), var="survival")
+    with pytest.raises(ValueError, match="b must be"):
+        effective_exponent(_base(np.ones((4, 20))), b=1.0)
+    with pytest.raises(TypeError):
+        fit_power_law(np.ones((4, 20)))
+
+
+def test_partial_nan_batches_are_skipped():
+    ds = synth.make(synth.power_law(0.5), synth.log_times(1000), seed=1)
+    ds["rho"][0, 5:10] = np.nan
+    r = fit_power_law(ds)
+    assert np.isfinite(float(r.delta)) and within(r.delta, r.delta_error, 0.5)
