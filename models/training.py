@@ -184,7 +184,8 @@ def init_network(arch="mlp", *, d_in, n_classes, depth=4, width=64, channels=8,
     ----------
     arch : {"mlp", "cnn"}
         Fully connected network, or periodic 1D CNN on the input seen as a one-channel
-        signal of length ``d_in``, with a linear readout on the flattened last layer.
+        signal of length ``d_in`` (digits: the 8x8 image read row by row), with a linear
+        readout on the flattened last layer.
     d_in, n_classes : int
         Input dimension and number of outputs (logits).
     depth : int
