@@ -111,8 +111,23 @@ def _py_act_d2phi(code, x):
 
 
 def _py_act_diff(code, a, d):
+    # self-contained (libm only): also compiled by numba.cuda as a device function
     if code == TANH:
-        return tanh_pair(a, d)[1]
+        if d == 0.0:
+            return 0.0
+        sg = 1.0
+        if a < 0.0:
+            a = -a
+            d = -d
+            sg = -1.0
+        if a < 0.35:
+            y = 1.0 + math.expm1(-2.0 * a)
+        else:
+            y = math.exp(-2.0 * a)
+        if d > -300.0:
+            w1 = math.expm1(-2.0 * d)
+            return sg * (-2.0 * y * w1 / ((1.0 + y) * (1.0 + y * (w1 + 1.0))))
+        return sg * (math.tanh(a + d) - math.tanh(a))
     if code == ERF:
         if d == 0.0:
             return 0.0

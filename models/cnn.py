@@ -70,7 +70,8 @@ class CNN(AbsorbingProcess):
     dtype : {"float64", "float32"}
         Storage precision of ``h`` and ``d``.
     q0 : float
-        Input variance at layer 0; ``0`` (default) means the mean-field fixed point ``q*``.
+        Input variance at layer 0; ``0`` (default) means the mean-field fixed point ``q*``
+        (1 where ``q*`` is 0 or infinite).
     seed_rho : float
         ``1 - c0`` at the perturbed site of the ``"seed"`` initial condition (default 1e-6).
 

@@ -449,7 +449,7 @@ def mean_field_trajectory(sigma_w, sigma_b, activation, t_max, rho0, q0=None):
     rho0 : float
         ``1 - c0`` at layer 0, in [0, 2].
     q0 : float, optional
-        Variance at layer 0 (default ``q*``).
+        Variance at layer 0 (default ``q*``; 1 where ``q*`` is 0 or infinite).
 
     Returns
     -------
@@ -458,6 +458,10 @@ def mean_field_trajectory(sigma_w, sigma_b, activation, t_max, rho0, q0=None):
     act = get_activation(activation)
     q = _q_star(sigma_w, sigma_b, act) if q0 is None else float(q0)
     fixed = q0 is None
+    if fixed and not (0.0 < q < math.inf):
+        # no finite nonzero fixed point (e.g. relu with sigma_w**2 >= 2, or sigma_b = 0 in
+        # the ordered phase): start from q = 1 and follow the variance map, as MLP does
+        q, fixed = 1.0, False
     rho = np.empty(t_max + 1)
     qs = np.empty(t_max + 1)
     rho[0], qs[0] = rho0, q
@@ -473,7 +477,7 @@ def mean_field_trajectory(sigma_w, sigma_b, activation, t_max, rho0, q0=None):
 @absorbphys.register
 @dataclass(frozen=True)
 class MeanFieldNetwork(AbsorbingProcess):
-    r"""Infinite-width random network as a deterministic process: :math:`\rho(l) = 1 - c(l)`.
+    r"""Infinite-width random network as a deterministic process: rho(l) = 1 - c(l).
 
     The N -> infinity limit of :class:`~absorbphys.models.mlp.MLP` (and of a CNN with many
     channels): the correlation map in difference form (see the module docstring). Every
@@ -491,7 +495,8 @@ class MeanFieldNetwork(AbsorbingProcess):
         ``"linear"`` or a function).
     q0 : float
         Pre-activation variance of the inputs at layer 0; ``0`` (default) means the fixed
-        point ``q*``, so that ``q`` stays at ``q*``.
+        point ``q*``, so that ``q`` stays at ``q*`` (where ``q*`` is 0 or infinite, ``q0 = 1``
+        and ``q`` follows the variance map, as in :class:`~absorbphys.models.mlp.MLP`).
     seed_rho : float
         ``1 - c0`` of the ``"seed"`` initial condition (default 1e-6).
     eps : float

@@ -83,8 +83,8 @@ class MLP(AbsorbingProcess):
         with ``rho > eps``).
     q0 : float
         Variance of the layer-0 pre-activations (the inputs); ``0`` (default) means the
-        fixed point ``q*`` of the variance map, so finite widths compare directly with
-        :class:`~absorbphys.models.meanfield.MeanFieldNetwork`.
+        fixed point ``q*`` of the variance map (1 where ``q*`` is 0 or infinite), so finite
+        widths compare directly with :class:`~absorbphys.models.meanfield.MeanFieldNetwork`.
     seed_rho : float
         ``1 - c0`` of the ``"seed"`` initial condition (default 1e-6).
 

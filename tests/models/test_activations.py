@@ -121,11 +121,11 @@ def test_tanh_difference_keeps_relative_accuracy_in_saturation():
 
 
 def test_fast_exponential_and_normal_pair_agree_with_libm():
+    from absorbphys.models._mlp_cpu import normal_pair_fast
+    from absorbphys.models.activations import expm1_fast
     from numba import njit
 
     from absorbphys._rng import normal_pair
-    from absorbphys.models._mlp_cpu import normal_pair_fast
-    from absorbphys.models.activations import expm1_fast
 
     @njit
     def worst(xs, key, n):

@@ -72,11 +72,13 @@ def test_sigma_w_zero_identical_inputs_and_tiny_differences(shared):
     np.testing.assert_allclose(tiny / small, 1e-100, rtol=1e-8)
 
 
-def test_locally_connected_float32_runs():
-    r64 = per_sample(CNN(16, 8, 1.5, 0.3, weight_sharing=False), 4, 3, seed=2).rho.values
-    r32 = per_sample(CNN(16, 8, 1.5, 0.3, weight_sharing=False, dtype="float32"), 4, 3,
-                     seed=2).rho.values
-    np.testing.assert_allclose(r32, r64, rtol=1e-4)
+def test_locally_connected_is_statistically_local():
+    # independent weights at every site: the spread of rho over samples shrinks with L
+    # (64 samples: the ratio of standard deviations is known to ~13%)
+    small = per_sample(CNN(8, 8, 1.5, 0.3, weight_sharing=False), 6, 64, seed=2).rho.values
+    large = per_sample(CNN(64, 8, 1.5, 0.3, weight_sharing=False), 6, 64, seed=2).rho.values
+    ratio = large[:, 6].std() / small[:, 6].std()
+    assert 0.22 < ratio < 0.5  # sqrt(8 / 64) = 0.35 for local noise
 
 
 @pytest.mark.parametrize("kw,match", [
