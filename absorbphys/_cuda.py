@@ -24,7 +24,6 @@ Python threads; this is how CI tests the kernels without a GPU.
 from __future__ import annotations
 
 import math
-import os
 import types
 
 import numpy as np
@@ -44,8 +43,32 @@ def simulator() -> bool:
     """Return whether Numba's CUDA simulator is active (``NUMBA_ENABLE_CUDASIM=1``)."""
     from numba.core import config
 
-    return bool(getattr(config, "ENABLE_CUDASIM", 0)) or \
-        os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
+    return bool(getattr(config, "ENABLE_CUDASIM", 0))
+
+
+def sim_guard(*namespaces):
+    """Under the simulator, give each globals dict its warnings registry up front.
+
+    The simulator calls device functions from many Python threads and, at every call, iterates
+    over the function's globals; a numpy overflow warning (the generator's uint64 arithmetic
+    wraps on purpose) makes Python insert ``__warningregistry__`` into the globals of the
+    warning frame, which can change the dict's size during another thread's iteration
+    (``RuntimeError: dictionary changed size during iteration``). Creating the registry first
+    removes the race. No effect on a GPU.
+
+    Parameters
+    ----------
+    *namespaces : dict
+        Globals dicts of functions that run inside simulated kernels.
+    """
+    if simulator():
+        for ns in namespaces:
+            ns.setdefault("__warningregistry__", {})
+
+
+def _globals_of(fn):
+    f = getattr(fn, "py_func", None) or getattr(fn, "fn", None) or fn
+    return f.__globals__
 
 
 def require():
@@ -101,6 +124,7 @@ def device_rng():
 
         d = dict(vars(ns))
         d["normal_pair"] = normal_pair
+        sim_guard(_globals_of(ns.draw), globals())
         _DEV = types.SimpleNamespace(**d)
     return _DEV
 

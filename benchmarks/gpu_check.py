@@ -242,7 +242,7 @@ def throughput(smoke, info):
     act = get_activation("tanh")
 
     def gauss():
-        N, T, S = (16, 3, 2) if smoke else (4096, 200, 2048)
+        N, T, S = (16, 3, 2) if smoke else (4096, 500, 2048)
         _mlp_cuda.mlp_gaussian(act, 64, 1.4, 0.3, 0.76, 1.0, np.arange(3), np.array([0, 2]),
                                0, 1e-12, np.float64)
         res = {}

@@ -32,6 +32,7 @@ from absorbphys._rng import STREAM_DYNAMICS, STREAM_INPUT, STREAM_WEIGHTS
 
 cuda = _cuda.require()
 DEV = _cuda.device_rng()
+_cuda.sim_guard(globals())
 normal_pair = DEV.normal_pair
 sample_key = DEV.sample_key
 step_key = DEV.step_key
@@ -217,6 +218,7 @@ def _py_measure(h, d, eps, r2site, out, ti):  # pragma: no cover
 
 
 def _compile(ns, cache):
+    _cuda.sim_guard(ns)
     def k(fn):
         f = types.FunctionType(fn.__code__, ns, fn.__name__, fn.__defaults__, fn.__closure__)
         return cuda.jit(cache=cache)(f)
@@ -326,7 +328,8 @@ def cnn(act, L, dim, C, K, shared, sw, sb, q0, rho0, seed_only, times, edges, se
         per = cuda.to_device(np.zeros((ns, nt, 3)))
 
         def grid(n):
-            tx = min(THREADS, _cuda.pow2_at_least(n, THREADS))
+            # the simulator runs one Python thread per CUDA thread: small blocks there
+            tx = _cuda.pow2_at_least(n, 8 if _cuda.simulator() else THREADS)
             return (_cuda.blocks(n, tx), ns), (tx, 1)
 
         g_site, b_site = grid(S)

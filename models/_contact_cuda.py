@@ -25,6 +25,7 @@ from absorbphys._rng import STREAM_DYNAMICS
 
 cuda = _cuda.require()
 DEV = _cuda.device_rng()
+_cuda.sim_guard(globals(), _contact_cpu.__dict__)
 draw = DEV.draw
 step_key = DEV.step_key
 sample_key = DEV.sample_key

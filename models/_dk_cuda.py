@@ -5,8 +5,8 @@ Imported lazily (only for ``backend="cuda"``); see :mod:`absorbphys._cuda`.
 Layout: a launch advances many samples by one time step on a 2-D grid, x = words of a
 sample, y = samples; a block holds ``tx`` words of ``ty`` samples (``tx * ty <= 256``), one
 thread per 64-site ``uint64`` word. The state lives on the device for the whole run. The
-number of active sites of each sample is reduced on the device (per-block shared-memory
-atomics, then one global atomic per sample and block) into a ring of three count buffers
+number of active sites of each sample is reduced on the device (a shared-memory tree per
+block row, then one global atomic per sample and block) into a ring of three count buffers
 (step ``t`` reads ``cnt[t % 3]``, writes ``cnt[(t + 1) % 3]`` and clears ``cnt[(t + 2) % 3]``),
 so no host round trip is needed per step. At the output times a small kernel stores the
 counts (and, for seed runs, the squared distances, reduced with atomics — they are multiples
@@ -33,6 +33,7 @@ from absorbphys._rng import STREAM_DYNAMICS, fixed_point
 
 cuda = _cuda.require()
 DEV = _cuda.device_rng()
+_cuda.sim_guard(globals())
 draw = DEV.draw
 step_key = DEV.step_key
 sample_key = DEV.sample_key
@@ -103,6 +104,24 @@ def _right(row, w, nw, sh_last):  # pragma: no cover
     return (x >> _U1) | ((row[0] & _U1) << sh_last)
 
 
+@cuda.jit(device=True)
+def _row_sum_to_global(red, c, tx, ty, bx, s, ns, out):  # pragma: no cover
+    # tree-sum the counts of the bx threads of block row ty (bx a power of two), then one
+    # global atomic per row: no contention on a shared counter
+    red[ty * bx + tx] = c
+    cuda.syncthreads()
+    stride = bx // 2
+    while stride > 0:
+        if tx < stride:
+            red[ty * bx + tx] += red[ty * bx + tx + stride]
+        cuda.syncthreads()
+        stride //= 2
+    if tx == 0 and s < ns:
+        v = red[ty * bx]
+        if v > 0:
+            cuda.atomic.add(out, s, v)
+
+
 @cuda.jit(cache=True)
 def _init1(st, cnt, k0, seed, s0, L, nw, lt, seed_init):  # pragma: no cover
     w, s = cuda.grid(2)
@@ -132,10 +151,8 @@ def _step1(s_in, s_out, cnt_in, cnt_out, cnt_clear, nw, lt, P1, one1, nd1, P2, o
     w = cuda.blockIdx.x * cuda.blockDim.x + tx
     s = cuda.blockIdx.y * cuda.blockDim.y + ty
     ns = s_in.shape[0]
-    acc = cuda.shared.array(_BLOCK, np.int64)
-    if tx == 0:
-        acc[ty] = 0
-    cuda.syncthreads()
+    red = cuda.shared.array(_BLOCK, np.int64)
+    c = 0
     if s < ns and w < nw:
         if w == 0:
             cnt_clear[s] = 0
@@ -150,12 +167,7 @@ def _step1(s_in, s_out, cnt_in, cnt_out, cnt_clear, nw, lt, P1, one1, nd1, P2, o
                 y = _decide2(key, np.uint64(64 * w), a1, a2, P1, one1, nd1, P2, one2, nd2)
         s_out[s, w] = y
         c = cuda.popc(y)
-        if c > 0:
-            cuda.atomic.add(acc, ty, c)
-    cuda.syncthreads()
-    if tx == 0 and s < ns:
-        if acc[ty] > 0:
-            cuda.atomic.add(cnt_out, s, acc[ty])
+    _row_sum_to_global(red, c, tx, ty, cuda.blockDim.x, s, ns, cnt_out)
 
 
 @cuda.jit(cache=True)
@@ -209,10 +221,8 @@ def _step2(s_in, s_out, cnt_in, cnt_out, cnt_clear, L, nwx, lt, pn, k0,
     q = cuda.blockIdx.x * cuda.blockDim.x + tx
     s = cuda.blockIdx.y * cuda.blockDim.y + ty
     ns = s_in.shape[0]
-    acc = cuda.shared.array(_BLOCK, np.int64)
-    if tx == 0:
-        acc[ty] = 0
-    cuda.syncthreads()
+    red = cuda.shared.array(_BLOCK, np.int64)
+    c = 0
     if s < ns and q < L * nwx:
         if q == 0:
             cnt_clear[s] = 0
@@ -243,12 +253,7 @@ def _step2(s_in, s_out, cnt_in, cnt_out, cnt_clear, L, nwx, lt, pn, k0,
                                 out |= _U1 << jj
         s_out[s, yy, w] = out
         c = cuda.popc(out)
-        if c > 0:
-            cuda.atomic.add(acc, ty, c)
-    cuda.syncthreads()
-    if tx == 0 and s < ns:
-        if acc[ty] > 0:
-            cuda.atomic.add(cnt_out, s, acc[ty])
+    _row_sum_to_global(red, c, tx, ty, cuda.blockDim.x, s, ns, cnt_out)
 
 
 @cuda.jit(cache=True)
@@ -278,10 +283,12 @@ def _observe2(st, cnt, counts, r2s, ti, nwx, L, t, seed_init):  # pragma: no cov
 
 # --------------------------------------------------------------------------- host side
 def _block_shape(nwords, ns):
-    # tx words of ty samples per block; no wider than the problem (the simulator runs every
-    # thread of a block, idle or not)
-    tx = _cuda.pow2_at_least(nwords, _BLOCK)
-    return tx, _cuda.pow2_at_least(ns, _BLOCK // tx)
+    # tx words of ty samples per block, no wider than the problem. Under the simulator (one
+    # Python thread per CUDA thread) blocks have at most 8 threads, which also makes the tests
+    # cover several blocks per sample.
+    cap = 8 if _cuda.simulator() else _BLOCK
+    tx = _cuda.pow2_at_least(nwords, cap)
+    return tx, _cuda.pow2_at_least(ns, cap // tx)
 
 
 def _drive(shape_state, nwords, init, step, observe, times, edges, seed, seed_init, size,

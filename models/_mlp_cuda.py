@@ -40,6 +40,7 @@ from absorbphys._rng import STREAM_DYNAMICS, STREAM_INPUT, STREAM_WEIGHTS
 
 cuda = _cuda.require()
 DEV = _cuda.device_rng()
+_cuda.sim_guard(globals(), _act.__dict__)
 normal_pair = DEV.normal_pair
 sample_key = DEV.sample_key
 step_key = DEV.step_key
@@ -247,6 +248,7 @@ def _py_act_pairs(code, h, d, X):  # pragma: no cover
 TM = 128  # rows of W per block
 TN = 128  # columns of X per block
 TK = 8    # depth of one shared-memory stage
+TMP = 132  # TM + 4: padded row of the W tile in shared memory (no bank conflicts)
 RM = 8    # outputs per thread (rows)
 RN = 8    # outputs per thread (columns)
 
@@ -265,7 +267,7 @@ def _py_matmul_update(W, X, bias, h, d, scale, sb):  # pragma: no cover
     n = W.shape[1]
     nc = X.shape[2]
     K = h.shape[2]
-    sA = cuda.shared.array((TK, TM + 4), DT)  # padded: conflict-free transposed stores
+    sA = cuda.shared.array((TK, TMP), DT)  # padded: conflict-free transposed stores
     sB = cuda.shared.array((TK, TN), DT)
     acc = cuda.local.array((RM, RN), DT)
     a = cuda.local.array(RM, DT)
@@ -321,19 +323,26 @@ def _py_rho_pairs(h, d, rr, ti):  # pragma: no cover
 
 
 # --------------------------------------------------------------------------- compilation
+#: fp32 product: 128 registers fit its 8 x 8 accumulators without spills (ptxas, sm_90) and
+#: allow two 256-thread blocks per SM instead of one at its natural 142 (not in the simulator).
+_MM_OPTS = {} if _cuda.simulator() else {"max_registers": 128}
+
+
 def _compile(ns, cache):
+    _cuda.sim_guard(ns)
     def k(fn):
         f = types.FunctionType(fn.__code__, ns, fn.__name__, fn.__defaults__, fn.__closure__)
         return cuda.jit(cache=cache)(f)
 
     ns32 = dict(ns, DT=np.float32)
+    _cuda.sim_guard(ns32)
     f = _py_matmul_update
     mm32 = types.FunctionType(f.__code__, ns32, f.__name__)
     return types.SimpleNamespace(
         gauss_run=k(_py_gauss_run), init_inputs=k(_py_init_inputs),
         fill_weights=k(_py_fill_weights), act_pairs=k(_py_act_pairs),
         rho_pairs=k(_py_rho_pairs),
-        matmul={np.dtype(np.float32): cuda.jit(cache=cache)(mm32),
+        matmul={np.dtype(np.float32): cuda.jit(cache=cache, **_MM_OPTS)(mm32),
                 np.dtype(np.float64): k(_py_matmul_update)})
 
 
@@ -477,7 +486,7 @@ def mlp_weights(act, n, sw, sb, q0, rho0, times, edges, seed, eps, dtype, inputs
     scale = sw / math.sqrt(n)
     code = np.int64(act.code)
     mm = kern.matmul[dtype]
-    t3 = (32, 4, 1)
+    t3 = (4, 2, 1) if _cuda.simulator() else (32, 4, 1)  # small blocks for the simulator
     nthr = _cuda.reduction_threads(n, TPB)
     for a, b in _cuda.sample_chunks(s_first, s_last, per_chunk):
         ns = b - a

@@ -118,6 +118,7 @@ class CNN(AbsorbingProcess):
     control: ClassVar[str] = "sigma_w"
     size_param: ClassVar[str] = "L"
     time_unit: ClassVar[str] = "layer"
+    backends: ClassVar[tuple] = ("cpu", "cuda")
 
     def _check(self):
         get_activation(self.activation)
@@ -139,6 +140,10 @@ class CNN(AbsorbingProcess):
         return float(q) if np.isfinite(q) and q > 0 else 1.0
 
     def _run(self, backend, times, sample_edges, init, seed):
+        if backend == "cuda":
+            from absorbphys.models import _cnn_cuda
+
+            return _cnn_cuda.run_process(self, times, sample_edges, init, seed)
         act = get_activation(self.activation)
         kern = _cnn_cpu.cnn_kernel if act.code >= 0 else _cnn_cpu.compile_for(act)
         r, r2, s, na, rr = kern(

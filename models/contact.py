@@ -30,7 +30,7 @@ class _ContactBase(AbsorbingProcess):
     time_unit = "MCS"
     continuous_time = True
     inits = ("full", "seed")
-    backends = ("cpu",)
+    backends = ("cpu", "cuda")
 
 
 @absorbphys.register
@@ -83,6 +83,10 @@ class ContactProcess(_ContactBase):
     def _run(self, backend, times, sample_edges, init, seed):
         from absorbphys.models import _contact_cpu
 
+        if backend == "cuda":
+            from absorbphys.models import _contact_cuda
+
+            return _contact_cuda.run_process(self, times, sample_edges, init, seed)
         rho, rho2, surv, nact, r2 = _contact_cpu.run_contact(
             np.int64(self.L), np.int64(self.dim), float(self.lam),
             np.ascontiguousarray(times, dtype=np.float64),
@@ -138,6 +142,10 @@ class MeanFieldContactProcess(_ContactBase):
     def _run(self, backend, times, sample_edges, init, seed):
         from absorbphys.models import _contact_cpu
 
+        if backend == "cuda":
+            from absorbphys.models import _contact_cuda
+
+            return _contact_cuda.run_process(self, times, sample_edges, init, seed)
         rho, rho2, surv, nact = _contact_cpu.run_mean_field_contact(
             np.int64(self.N), float(self.lam), np.ascontiguousarray(times, dtype=np.float64),
             np.ascontiguousarray(sample_edges, dtype=np.int64), np.int64(seed),

@@ -75,7 +75,7 @@ class _DKBase(AbsorbingProcess):
     continuous_time = False
     inits = ("full", "seed")
     seed_observables = ("n_active", "r2")
-    backends = ("cpu",)
+    backends = ("cpu", "cuda")
 
     def _dk_probabilities(self) -> tuple[float, float]:
         raise NotImplementedError
@@ -89,6 +89,10 @@ class _DKBase(AbsorbingProcess):
         times = np.ascontiguousarray(times, dtype=np.int64)
         edges = np.ascontiguousarray(sample_edges, dtype=np.int64)
         seed_init = init == "seed"
+        if backend == "cuda":
+            from absorbphys.models import _dk_cuda
+
+            return self._pack(_dk_cuda.run_process(self, times, edges, init, seed), init)
         if self.dim == 1:
             p1, p2 = self._dk_probabilities()
             out = _dk_cpu.run_dk1_packed(np.int64(self.L), float(p1), float(p2), times, edges,

@@ -131,6 +131,7 @@ class MLP(AbsorbingProcess):
     size_param: ClassVar[str] = "width"
     time_unit: ClassVar[str] = "layer"
     seed_observables: ClassVar[tuple] = ("n_active",)
+    backends: ClassVar[tuple] = ("cpu", "cuda")
 
     def _check(self):
         get_activation(self.activation)
@@ -155,6 +156,10 @@ class MLP(AbsorbingProcess):
         return float(q)
 
     def _run(self, backend, times, sample_edges, init, seed):
+        if backend == "cuda":
+            from absorbphys.models import _mlp_cuda
+
+            return _mlp_cuda.run_process(self, times, sample_edges, init, seed)
         act = get_activation(self.activation)
         rho0 = init_rho(init, self.seed_rho)
         q0 = self.input_variance()

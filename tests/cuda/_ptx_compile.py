@@ -1,17 +1,17 @@
-"""Compile every CUDA kernel to PTX for sm_90 without a GPU (numba-cuda with NVVM needed).
+"""Compile every CUDA kernel to PTX for sm_90 without a GPU (NVVM needed, no driver).
 
 The CUDA simulator runs kernels as Python, so it cannot see typing errors of the real CUDA
 target (e.g. ``np.sqrt`` on scalars, namespace attributes as globals, int64/uint64 mixes);
 this compiles each kernel with the argument types the host code passes. Run by
-``test_cuda_ptx.py`` in a subprocess (it patches numba-cuda's device lookup, which must not
-happen in the test process). Exit status 0 and ``PTX OK <n>`` on success.
+``test_cuda_ptx.py`` in a subprocess (it patches the CUDA dispatcher's device lookup, which
+must not happen in the test process). Exit status 0 and ``PTX OK <n>`` on success.
 """
 
 import sys
 import types
 
 import numba
-import numba.cuda.dispatcher as _dispatcher  # numba-cuda only
+import numba.cuda.dispatcher as _dispatcher
 import numpy as np
 from numba import cuda
 

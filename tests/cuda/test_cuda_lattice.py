@@ -33,7 +33,7 @@ def cp():
     return _contact_cuda
 
 
-@pytest.mark.parametrize("L", [70, 128])
+@pytest.mark.parametrize("L", [70, 128, 600])  # 600: several blocks per sample
 @pytest.mark.parametrize("p1,p2", [(0.7, 0.8), (1.0, 0.3), (0.0, 1.0), (0.3, 0.2)])
 @pytest.mark.parametrize("seed_init", [False, True])
 def test_dk1_identical_to_cpu(dk, L, p1, p2, seed_init):
@@ -98,3 +98,15 @@ def test_mean_field_contact_identical_to_cpu(cp, seed_init):
     cpu = _contact_cpu.run_mean_field_contact(50, 1.5, times, EDGES, 5, seed_init)
     gpu = cp.run_mean_field_contact(50, 1.5, times, EDGES, 5, seed_init)
     _identical(gpu, cpu)
+
+
+def test_sample_chunks_give_the_same_result(dk, cp, monkeypatch):
+    # force one sample per chunk: the global sample index (stream) must survive chunking
+    times = np.arange(0, 7, dtype=np.int64)
+    monkeypatch.setattr(dk, "STATE_BYTES", 16 * 2)
+    _identical(dk.run_dk1(100, 0.7, 0.8, times, EDGES, 5, True),
+               _dk_cpu.run_dk1_packed(100, 0.7, 0.8, times, EDGES, 5, True))
+    monkeypatch.setattr(cp, "STATE_BYTES", 8 * 16)
+    tc = np.array([0.0, 1.0, 3.0])
+    _identical(cp.run_contact(16, 1, 3.3, tc, EDGES, 2, False),
+               _contact_cpu.run_contact(16, 1, 3.3, tc, EDGES, 2, False))

@@ -98,3 +98,17 @@ def test_cnn_matches_cpu(cnn, dim, L, C, shared, seed_only, dtype):
     cpu = _cnn_cpu.cnn_kernel(np.int64(act.code), *args, np.ones(1, dtype))
     _close(gpu, cpu, _rtol(dtype))
     assert np.all(cpu[0][:, -1] > 0)
+
+
+def test_chunked_samples_agree(mlp, cnn, monkeypatch):
+    # one sample per chunk: the global sample index (stream) must survive chunking
+    act = get_activation("tanh")
+    monkeypatch.setattr(mlp, "STATE_BYTES", 2 * 16 * 8)
+    gpu = mlp.mlp_gaussian(act, 16, 1.4, 0.3, 0.7, 1.0, TIMES[:3], EDGES, 9, 1e-12,
+                           np.float64)
+    _close(gpu, _mlp_cpu.mlp_gaussian(np.int64(0), 16, 1.4, 0.3, 0.7, 1.0, TIMES[:3], EDGES,
+                                      9, 1e-12, np.ones(1)), 1e-9)
+    monkeypatch.setattr(cnn, "STATE_BYTES", 1)
+    args = (6, 1, 2, 3, False, 1.5, 0.3, 0.8, 1.0, False, TIMES[:3], EDGES, 4, 1e-12)
+    _close(cnn.cnn(act, *args, np.float64),
+           _cnn_cpu.cnn_kernel(np.int64(0), *args, np.ones(1)), 1e-9)
