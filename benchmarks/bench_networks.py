@@ -7,6 +7,8 @@ Prints a Markdown table for docs/performance.md. Single-thread figures are the r
 of wall time and of process CPU time (CPU time is the robust figure on a loaded VM), with the
 load average at the start. Baselines are measured in the same run:
 - raw counter-based normal_pair rate (the ceiling of the Gaussian method, one pair per unit);
+- the previous Gaussian-method kernel (scalar per-unit loop with libm ``log``, kept below as
+  ``_prev_*``) next to the current blocked, vectorised one, same activations and sizes;
 - numpy's Generator.standard_normal + matmul for the weight-matrix path (the >= 0.8 target).
 """
 
@@ -27,11 +29,22 @@ import time  # noqa: E402
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from absorbphys.models import _cnn_cpu, _mlp_cpu  # noqa: E402
-from absorbphys.models._mlp_cpu import normal_pair_fast  # noqa: E402
-from absorbphys.models.activations import get_activation  # noqa: E402
+from absorbphys.models._mlp_cpu import (  # noqa: E402
+    init_pair,
+    normal_pair_fast,
+    normal_pair_vec,
+    replica_rho,
+)
+from absorbphys.models.activations import act_phi_diff, get_activation  # noqa: E402
 from numba import njit  # noqa: E402
 
-from absorbphys._rng import normal_pair  # noqa: E402
+from absorbphys._rng import (  # noqa: E402
+    STREAM_DYNAMICS,
+    STREAM_INPUT,
+    normal_pair,
+    sample_key,
+    step_key,
+)
 
 R = ARGS.repeat
 
@@ -65,6 +78,75 @@ def _pairs_fast(key, n):
     return s
 
 
+@njit(cache=True, error_model="numpy")
+def _pairs_vec(key, n):
+    # blocks of 256 stored to a buffer, as in the MLP kernel (a float sum in the loop would
+    # serialise it)
+    z1 = np.empty(256)
+    z2 = np.empty(256)
+    s = 0.0
+    for i0 in range(0, n, 256):
+        for j in range(256):
+            a, b = normal_pair_vec(key, i0 + j)
+            z1[j] = a
+            z2[j] = b
+        s += z1[0] + z2[255]
+    return s
+
+
+# ---- the previous Gaussian-method kernel (2026-11-28 morning): one scalar loop per layer,
+# libm log in the normal pair, Python error model (no vectorisation). Baseline only.
+@njit(cache=True)
+def _prev_layer(code, h, d, a_buf, e_buf, key, sw2n, sb2):
+    n = h.shape[0]
+    A = 0.0
+    B = 0.0
+    D = 0.0
+    for i in range(n):
+        a, e = act_phi_diff(code, np.float64(h[i]), np.float64(d[i]))
+        a_buf[i] = a
+        e_buf[i] = e
+        A += a * a
+        B += a * e
+        D += e * e
+    G = A * D - B * B
+    if A > 0.0 and G < 1e-6 * A * D:
+        beta = B / A
+        P = 0.0
+        for i in range(n):
+            r = e_buf[i] - beta * a_buf[i]
+            P += r * r
+        G = A * P
+    q11 = sw2n * A + sb2
+    if q11 > 0.0:
+        alpha = sw2n * B / q11
+        vcond = sw2n * (sw2n * G + sb2 * D) / q11
+        sh = np.sqrt(q11)
+    else:
+        alpha = 0.0
+        vcond = sw2n * D
+        sh = 0.0
+    sd = np.sqrt(vcond) if vcond > 0.0 else 0.0
+    for i in range(n):
+        z1, z2 = normal_pair_fast(key, i)
+        hn = sh * z1
+        h[i] = hn
+        d[i] = alpha * hn + sd * z2
+
+
+@njit(cache=True)
+def _prev_mlp_gaussian(code, n, sw, sb, q0, rho0, t_max, seed):
+    h = np.empty(n)
+    d = np.empty(n)
+    a_buf = np.empty(n)
+    e_buf = np.empty(n)
+    init_pair(h, d, sample_key(seed, 0, STREAM_INPUT), 0, q0, rho0)
+    kdyn = sample_key(seed, 0, STREAM_DYNAMICS)
+    for t in range(t_max):
+        _prev_layer(code, h, d, a_buf, e_buf, step_key(kdyn, t), sw * sw / n, sb * sb)
+    return replica_rho(h, d)
+
+
 def row(name, size, work, unit, wall, cpu, note=""):
     print(f"| {name} | {size} | {work / wall / 1e6:,.1f} | {work / cpu / 1e6:,.1f} | {unit} "
           f"| {note} |", flush=True)
@@ -83,7 +165,9 @@ def main():
     w, c = timeit(lambda: _pairs(np.uint64(7), n))
     row("_rng.normal_pair (baseline)", "-", n, "pairs", w, c, "libm Box-Muller")
     w, c = timeit(lambda: _pairs_fast(np.uint64(7), n))
-    row("normal_pair_fast", "-", n, "pairs", w, c, "used by the network kernels")
+    row("normal_pair_fast", "-", n, "pairs", w, c, "libm log, fdlibm sin/cos (CNN kernels)")
+    w, c = timeit(lambda: _pairs_vec(np.uint64(7), n))
+    row("normal_pair_vec", "-", n, "pairs", w, c, "no libm, vectorised (MLP Gaussian)")
 
     # --- MLP Gaussian method, one sample, N = 4096
     N, T = 4096, (100 if ARGS.quick else 400)
@@ -95,7 +179,22 @@ def main():
             _mlp_cpu.mlp_gaussian(code, np.int64(N), 1.4, 0.3, 0.76, 1.0, times, edges1,
                                   np.int64(1), 1e-12, np.ones(1))
         w, c = timeit(run)
-        row(f"MLP gaussian {name}", f"N={N}", N * T, "unit updates", w, c)
+
+        def run_prev(code=code):
+            _prev_mlp_gaussian(code, np.int64(N), 1.4, 0.3, 0.76, 1.0, np.int64(T),
+                               np.int64(1))
+        wp, cp = timeit(run_prev)
+        row(f"MLP gaussian {name}", f"N={N}", N * T, "unit updates", w, c,
+            f"x{cp / c:.2f} (CPU) vs previous kernel")
+        row(f"previous MLP gaussian {name}", f"N={N}", N * T, "unit updates", wp, cp,
+            "baseline, same run")
+
+    # --- wide layer (state arrays far beyond the caches)
+    N1, T1 = 1_000_000, 20
+    times1 = np.array([0, T1], np.int64)
+    w, c = timeit(lambda: _mlp_cpu.mlp_gaussian(np.int64(0), np.int64(N1), 1.4, 0.3, 0.76, 1.0,
+                                                times1, edges1, np.int64(1), 1e-12, np.ones(1)))
+    row("MLP gaussian tanh", f"N={N1}", N1 * T1, "unit updates", w, c)
 
     # --- threads: 2 samples on 1 and 2 threads
     edges2 = np.array([0, 1, 2], np.int64)

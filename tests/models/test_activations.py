@@ -143,3 +143,54 @@ def test_fast_exponential_and_normal_pair_agree_with_libm():
     xs = np.random.default_rng(0).uniform(-1, 1, 20000) * np.logspace(-300, 2.8, 20000)
     m, z = worst(xs[xs != 0], np.uint64(11), 200000)
     assert m < 5e-16 and z < 5e-15
+
+
+def test_vectorised_log_normal_pair_and_tanh_pair_agree_with_references():
+    # the MLP Gaussian kernel's libm-free helpers, compiled as in the kernel (FMA allowed)
+    from absorbphys.models._mlp_cpu import log_u53, normal_pair_vec, tanh_pair_vec
+    from absorbphys.models.activations import tanh_pair
+    from numba import njit
+
+    from absorbphys._rng import normal_pair
+
+    @njit(error_model="numpy", fastmath={"contract"})
+    def vec(ks, a, d, key, n, lo, t1, t2, z):
+        for i in range(ks.shape[0]):
+            lo[i] = log_u53(ks[i])
+        for i in range(a.shape[0]):
+            t1[i], t2[i] = tanh_pair_vec(a[i], d[i])
+        for i in range(n):
+            z[i, 0], z[i, 1] = normal_pair_vec(key, i)
+
+    @njit
+    def ref(a, d, key, n, t1, t2, z):
+        for i in range(a.shape[0]):
+            t1[i], t2[i] = tanh_pair(a[i], d[i])
+        for i in range(n):
+            z[i, 0], z[i, 1] = normal_pair(key, i)
+
+    g = np.random.default_rng(3)
+    # u1 = 1 - k 2^-53 over every binade, both tails (u1 -> 1 and u1 -> 2^-53) included
+    ks = [np.arange(4096, dtype=np.uint64), np.uint64(2**53 - 1) - np.arange(4096, dtype=np.uint64)]
+    ks += [g.integers(2**b, 2**(b + 1), 500, dtype=np.uint64) for b in range(53)]
+    ks = np.concatenate(ks)
+    m = 200000
+    a = g.standard_normal(m) * np.logspace(-300, 2.5, m)
+    d = g.choice([-1.0, 1.0], m) * np.logspace(-300, 2.4, m)[g.permutation(m)]
+    d[::101] = 0.0
+    n = 100000
+    out_v = [np.empty(len(ks)), np.empty(m), np.empty(m), np.empty((n, 2))]
+    out_r = [np.empty(m), np.empty(m), np.empty((n, 2))]
+    vec(ks, a, d, np.uint64(5), n, *out_v)
+    ref(a, d, np.uint64(5), n, *out_r)
+    want = np.log((np.uint64(2**53) - ks).astype(np.float64) * 2.0**-53)
+    nz = want != 0
+    assert np.all(out_v[0][~nz] == 0.0)
+    assert np.max(np.abs(out_v[0][nz] - want[nz]) / np.spacing(np.abs(want[nz]))) <= 2
+    for v, r in ((out_v[1], out_r[0]), (out_v[2], out_r[1])):
+        big = np.abs(r) > 1e-290  # below: subnormal results, compared absolutely
+        assert np.max(np.abs(v[big] - r[big]) / np.spacing(np.abs(r[big]))) <= 8
+        assert np.max(np.abs(v[~big] - r[~big])) <= 1e-305
+    assert np.array_equal(out_v[2] == 0.0, out_r[1] == 0.0) and np.all(out_v[2][d == 0.0] == 0.0)
+    z = np.abs(out_v[3] - out_r[2]) / (1 + np.abs(out_r[2]))
+    assert z.max() < 5e-15
