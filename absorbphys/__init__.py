@@ -8,6 +8,7 @@ accessor ``ds.absorb``) turns into critical points, exponents and universality c
 """
 
 from absorbphys import config
+from absorbphys._benchmark import benchmark
 from absorbphys._io import load, save
 from absorbphys._params import Param, UsageError
 from absorbphys._process import AbsorbingProcess
@@ -25,6 +26,7 @@ __all__ = [
     "Param",
     "UsageError",
     "__version__",
+    "benchmark",
     "get_model",
     "list_models",
     "load",

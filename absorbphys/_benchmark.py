@@ -7,10 +7,12 @@ each group of measurements with the universality catalog, and writes the results
 a report (Markdown and HTML with embedded figures), PNG figures and a JSON summary.
 
 The verdict combines the *independent* groups of measurements (decay, spreading, finite-size
-scaling, stationary density): a class is a ``match`` only if at least two groups were measured,
-every group is consistent with it, and the runner-up is excluded by at least one group;
-``inconclusive`` when fewer than two groups are available or the data cannot separate the best
-class from the runner-up; ``no match`` when some group is inconsistent with every class.
+scaling, stationary density): a class is a ``match`` only if every group is consistent with
+it (chi-square p >= 0.01 per group), at least two groups *resolve* it (they have catalog values
+for it and are precise enough that a 20 % deviation would be a 2-sigma effect), and the
+runner-up is excluded; ``inconclusive`` when fewer than two groups resolve the best class or
+the data cannot separate it from the runner-up; ``no match`` when some group is inconsistent
+with every class. One matching exponent, or one group, is never enough.
 """
 
 from __future__ import annotations
@@ -194,10 +196,41 @@ def class_deviations(estimates: dict, dim=None, size_kind=None) -> dict:
     inv = {v: k for k, v in _CATALOG_NAME.items()}
     out = {}
     for cls in ds["class"].values:
-        row = ds["deviation"].sel({"class": cls})
-        out[str(cls)] = {inv[str(ex)]: float(row.sel(exponent=ex))
+        sel = ds.sel({"class": cls})
+        out[str(cls)] = {inv[str(ex)]: float(sel["deviation"].sel(exponent=ex))
                          for ex in ds["exponent"].values}
+        resolved = set()
+        for ex in ds["exponent"].values:
+            ev = float(sel["expected"].sel(exponent=ex))
+            ee = float(sel["expected_error"].sel(exponent=ex))
+            me = float(ds["measured_error"].sel(exponent=ex))
+            if np.isfinite(ev) and math.hypot(me, ee) <= RESOLUTION[0] * abs(ev) \
+                    + RESOLUTION[1]:
+                resolved.add(inv[str(ex)])
+        out[str(cls)]["_resolved"] = resolved
     return out
+
+
+#: Classes that share their bulk exponents and differ only in finite-size scaling: when the
+#: data cannot separate the members, the family is still determined.
+FAMILIES = {"mean field": ("mean_field", "mean_field_multiplicative")}
+
+
+def family_of(classes) -> str:
+    """Return the family shared by all ``classes`` ("" if none or if they differ)."""
+    classes = [c for c in classes if c]
+    if not classes:
+        return ""
+    for fam, members in FAMILIES.items():
+        if all(c in members for c in classes):
+            return fam
+    return classes[0] if len(set(classes)) == 1 else ""
+
+
+#: A measurement *supports* a class only if it could have told it apart: its combined error
+#: (measured and catalogued) is at most ``RESOLUTION[0] * |value| + RESOLUTION[1]``, so that a
+#: 20 % deviation from the class value would be a 2-sigma effect.
+RESOLUTION = (0.10, 0.02)
 
 
 #: Benchmark estimate key -> exponent name of the catalog.
@@ -239,6 +272,7 @@ def classify_groups(estimates: dict, dim: int | None = None, size_kind=None) -> 
     pgroups: dict = {g: {} for g in present}
     for cls, d in dev.items():
         tot, dof, ok_all, n_groups = 0.0, 0, True, 0
+        resolved = d.get("_resolved", set())
         for g, ks in present.items():
             ks = [k for k in ks if k in d and np.isfinite(d[k])]
             if not ks:
@@ -248,8 +282,9 @@ def classify_groups(estimates: dict, dim: int | None = None, size_kind=None) -> 
             pgroups[g][cls] = p
             tot += c2
             dof += len(ks)
-            n_groups += 1
             ok_all &= p >= P_CONSISTENT
+            if p >= P_CONSISTENT and any(k in resolved for k in ks):
+                n_groups += 1   # a consistent group that could have told the class apart
         if dof == 0:
             continue
         table.append({"class": cls, "chi2_dof": tot / dof, "consistent": bool(ok_all),
@@ -277,23 +312,37 @@ def classify_groups(estimates: dict, dim: int | None = None, size_kind=None) -> 
                   f"({summary})")
         verdict = "inconclusive"
     elif best["groups"] < 2:
-        reason = (f"{best['class']} is consistent, but the catalog gives it values for only "
-                  f"one of the measured groups; {summary}")
+        reason = (f"{best['class']} is consistent, but only {best['groups']} of the measured "
+                  "groups resolve it (the others lack catalog values or are too imprecise "
+                  f"to tell a 20% deviation); {summary}")
         verdict = "inconclusive"
     elif runner is not None and runner["consistent"]:
+        fam = family_of([best["class"], runner["class"]])
+        same = (f" (both are {fam} classes: same bulk exponents, different finite-size "
+                "scaling)") if fam and fam in FAMILIES else ""
         reason = (f"{best['class']} and {runner['class']} are both consistent with every "
                   f"measurement they predict (chi2/dof {best['chi2_dof']:.3g} vs "
-                  f"{runner['chi2_dof']:.3g}); the data cannot separate them; {summary}")
+                  f"{runner['chi2_dof']:.3g}); the data cannot separate them{same}; "
+                  f"{summary}")
         verdict = "inconclusive"
     else:
-        reason = (f"{best['class']} is consistent with {best['groups']} independent groups "
+        reason = (f"{best['class']} is consistent with, and resolved by, {best['groups']} "
+                  "independent groups "
                   f"(chi2/dof = {best['chi2_dof']:.3g}, p = {best['p']:.2g})"
                   + (f"; runner-up {runner['class']} is excluded" if runner else
                      "; no other catalogued class applies to this dimension")
                   + f"; {summary}")
         verdict = "match"
-    return {"verdict": verdict, "reason": reason, "best": best["class"],
-            "runner_up": runner["class"] if runner else "",
+    consistent = [r["class"] for r in table if r["consistent"]]
+    fam = family_of(consistent) if verdict != "no match" else ""
+    name_best = best["class"]
+    name_runner = runner["class"] if runner else ""
+    if best["consistent"] and best["groups"] == 0:
+        # nothing the data resolve: naming a "best" class would only reflect the catalog
+        reason = f"closest by chi2/dof: {best['class']}; " + reason
+        name_best, name_runner, fam = "", "", ""
+    return {"verdict": verdict, "reason": reason, "best": name_best,
+            "runner_up": name_runner, "family": fam,
             "score": float(best["chi2_dof"]), "groups": pgroups,
             "ranking": [(r["class"], float(r["chi2_dof"]), r["consistent"]) for r in table]}
 
@@ -301,13 +350,13 @@ def classify_groups(estimates: dict, dim: int | None = None, size_kind=None) -> 
 # ============================================================================ the job
 def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progress=None,
               config=None, backend="cpu", resume=None, workers=None):
-    """Benchmark deep networks against reference absorbing-state models; write a report.
+    r"""Benchmark deep networks against reference absorbing-state models; write a report.
 
     For each process: critical point from a coarse-to-fine sweep of the control parameter,
-    decay exponent :math:`\\delta` at criticality, seed-spreading exponents
-    (:math:`\\delta'`, :math:`\\theta`, :math:`z`), finite-size scaling
-    :math:`\\rho(t; n) = n^{-a} F(t/n^{b})` over the system size (width for networks) and
-    :math:`\\beta` from the stationary density where configured; every group of measurements
+    decay exponent :math:`\delta` at criticality, seed-spreading exponents
+    (:math:`\delta'`, :math:`\theta`, :math:`z`), finite-size scaling
+    :math:`\rho(t; n) = n^{-a} F(t/n^{b})` over the system size (width for networks) and
+    :math:`\beta` from the stationary density where configured; every group of measurements
     is compared with the universality catalog and the verdict combines them.
 
     Parameters
@@ -334,7 +383,8 @@ def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progres
     resume : bool, optional
         Reuse finished stages from ``out/.checkpoints`` (default: True for ``"full"``).
     workers : int, optional
-        Local worker processes for sweeps (default: the sweep's default, all cores).
+        Local worker processes for sweeps (default: 1 in quick mode, where grids are short
+        and Numba's threads are used; every core in full mode).
 
     Returns
     -------
@@ -365,6 +415,10 @@ def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progres
     outp = _check_out(out) if out is not None else None
     if resume is None:
         resume = mode == "full"
+    if workers is None:
+        # Quick runs are many short grids: spawning worker processes (each importing the
+        # package) costs more than it gains on two cores; full runs use every core.
+        workers = 1 if mode == "quick" else None
     from absorbphys.config import show_progress
 
     verbose = show_progress() if progress is None else bool(progress)
@@ -397,25 +451,31 @@ def _run_entry(e: Entry, seed, backend, ckpt_root, log, workers, result):
     from absorbphys._benchmark_run import Runner
 
     t0 = time.perf_counter()
-    elog = (lambda m: log(f"{e.name}: {m}"))
+    def elog(m):
+        log(f"{e.name}: {m}")
+
     runner = Runner(e, seed, backend=backend,
                     ckpt_dir=(ckpt_root / e.name) if ckpt_root is not None else None,
                     log=elog, workers=workers)
     m = EntryMeasurement(e, runner, log=elog)
-    fatal = None
+    fatal, crashed = None, False
     try:
         m.run_all()
     except (EntryFailed, ValueError) as exc:
         fatal = _one_line(exc)
         elog(f"failed: {fatal}")
+    except Exception as exc:  # a broken model must not sink the other processes' results
+        fatal, crashed = f"{type(exc).__name__}: {_one_line(exc)}", True
+        elog(f"error: {fatal}")
     wall = time.perf_counter() - t0
     result.datasets[e.name] = dict(runner.datasets)
     result.analyses[e.name] = {"results": dict(m.results), "measurement": m}
     dim = _process_dim(runner, e)
     size_kind = "N" if dim == 0 else "L"
     cls = classify_groups(m.estimates, dim=dim, size_kind=size_kind) if fatal is None else {
-        "verdict": "failed", "reason": fatal, "best": "", "runner_up": "",
-        "score": float("nan"), "groups": {}, "ranking": []}
+        "verdict": "error" if crashed else "inconclusive",
+        "reason": f"{'crashed' if crashed else 'no measurement'}: {fatal}", "best": "",
+        "runner_up": "", "score": float("nan"), "groups": {}, "ranking": []}
     row = {"name": e.name, "label": e.label, "model": e.model, "control": e.control,
            "size_param": runner.size_param, "size": e.size, "dim": dim, "notes": e.notes}
     row.update(m.estimates)
@@ -424,7 +484,10 @@ def _run_entry(e: Entry, seed, backend, ckpt_root, log, workers, result):
         from absorbphys.analysis._estimate import Estimate
 
         row["kappa"] = Estimate(float(kap["kappa"]), float(kap["kappa_error"]))
+    row["reference"] = _reference_values(
+        [c for c in (cls["best"], cls["runner_up"]) if c], m.estimates, dim, size_kind)
     row.update(verdict=cls["verdict"], best=cls["best"], runner_up=cls["runner_up"],
+               family=cls.get("family", ""),
                score=cls["score"], reason=cls["reason"],
                ranking=[list(r) for r in cls["ranking"][:5]],
                ranking_all=[list(r) for r in cls["ranking"]],
@@ -437,6 +500,23 @@ def _run_entry(e: Entry, seed, backend, ckpt_root, log, workers, result):
     elog(f"{cls['verdict']}: best {cls['best'] or '-'}, runner-up {cls['runner_up'] or '-'} "
          f"({wall:.1f} s of {e.budget_s:g} s budget)")
     return row
+
+
+def _reference_values(classes, estimates, dim, size_kind) -> dict:
+    """Catalog values of the measured quantities for some classes (for the report)."""
+    from absorbphys._benchmark_measure import _an
+
+    out = {}
+    for c in classes:
+        try:
+            ex = dict(_an("class_exponents")(c))
+            if any(k in estimates for k in ("fss_a", "fss_b")):
+                ex.update(_an("fss_exponents")(c, size_kind, dim))
+        except Exception:  # noqa: BLE001 - the report shows '-' instead
+            continue
+        out[c] = {k: ex[name].to_dict() for k, name in _CATALOG_NAME.items()
+                  if k in estimates and name in ex}
+    return out
 
 
 def _process_dim(runner, e):

@@ -5,6 +5,22 @@ Nothing here is a result: search windows bound where the critical point is *look
 (the value itself always comes out of the data), and the mean-field line used as the starting
 guess for networks is computed theory (:func:`absorbphys.models.meanfield.critical_sigma_w`),
 not a measured value.
+
+Budgets
+-------
+``budget_s`` is the wall-clock time the quick sizes were chosen for on a 2-vCPU x86 VM; the
+report shows it next to the measured time of every process. The quick configuration sums to
+about 8 minutes of budget; measured (2026-11-28, fresh Numba cache, compilation included)
+the whole quick run takes 3-5 minutes on such a VM when it is otherwise idle.
+
+Full mode
+---------
+Publication-grade sizes (hours). Every stage is checkpointed in ``OUT/.checkpoints/<process>``:
+the sweep keeps one file per finished grid point while a stage runs, and a finished stage is
+stored with a description of its request; rerunning the same command after an interruption
+skips the finished stages and resumes the interrupted one from its point files (seeds are
+derived from the master seed and the stage, so the result is the same as an uninterrupted
+run's). ``resume=True`` gives quick mode the same behaviour.
 """
 
 from __future__ import annotations
@@ -45,6 +61,12 @@ class Entry:
         The first (coarse) level runs to ``coarse_t_frac * t_max`` when refinement follows.
     final_samples : int
         Samples per point of the last refinement level (0: ``sweep_samples``).
+    fit_window : float
+        Fraction of the logarithmic time range (its end) in which the curvature of
+        ``ln rho`` is measured (0.5: the upper half; smaller against strong early-time
+        corrections).
+    final_points : int
+        Points of the last refinement level (0: ``sweep_points``).
     coarse_size : int
         System size of the first level when refinement follows (0: ``size``).
     refine : int
@@ -53,12 +75,19 @@ class Entry:
         Last time of the decay run at the critical point.
     decay_samples : int
         Samples of the decay run.
+    locate_init : {"full", "seed"}
+        Runs of the critical-point sweep: from the fully active state (``rho``), or from a
+        seed (``survival``) for processes whose fully active state is absorbing too.
+    decay : bool
+        Measure the decay from the fully active state at the critical point.
     guess : str or None
         ``"meanfield"``: centre the window on the infinite-width critical line (networks).
     window_halfwidth : float
         Half-width of the window around the mean-field guess, when ``guess`` is used.
     spreading : dict or None
-        Seed-spreading run ``{"size", "t_max", "samples"}`` at the critical point.
+        Seed-spreading run ``{"size", "t_max", "samples"}`` at the critical point (optional
+        ``"params"``: extra fixed parameters; ``"shift"``: also run at ``x_c -+ error`` and
+        add the shift of the exponents to their errors, default true).
     fss_sizes : tuple of int
         Sizes of the finite-size-scaling runs at the critical point (empty: no FSS).
     fss_t_factor : float
@@ -105,9 +134,13 @@ class Entry:
     refine: int = 1
     coarse_t_frac: float = 0.5
     final_samples: int = 0
+    final_points: int = 0
+    fit_window: float = 0.5
     coarse_size: int = 0
     decay_t_max: float = 0
     decay_samples: int = 16
+    locate_init: str = "full"
+    decay: bool = True
     guess: str | None = None
     window_halfwidth: float = 0.0
     spreading: dict | None = None
@@ -142,6 +175,12 @@ class Entry:
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ValueError(f"entry {n!r}: {k} must be an integer >= {low}, got {v!r}")
+        if not (0.1 <= float(self.fit_window) <= 1.0):
+            raise ValueError(f"entry {n!r}: fit_window must be in [0.1, 1], got "
+                             f"{self.fit_window!r}")
+        if self.locate_init not in ("full", "seed"):
+            raise ValueError(f"entry {n!r}: locate_init must be 'full' or 'seed', got "
+                             f"{self.locate_init!r}")
         if not (float(self.t_max) >= 4):
             raise ValueError(f"entry {n!r}: t_max must be >= 4, got {self.t_max!r}")
         if not self.decay_t_max:
@@ -168,16 +207,18 @@ def _quick() -> list[Entry]:
             decay_t_max=16384, decay_samples=16,
             spreading={"size": 4096, "t_max": 2048, "samples": 4000},
             fss_sizes=(32, 64, 128, 256), fss_t_factor=8.0, fss_t_power=1.58,
-            fss_samples=200, beta_offsets=(0.015, 0.02, 0.03, 0.04, 0.06),
-            beta_t_max=16384, beta_size=8192, beta_t_min=0.25, beta_samples=4, budget_s=35,
+            fss_samples=200, beta_offsets=(0.01, 0.015, 0.02, 0.03, 0.04),
+            beta_t_max=32768, beta_size=8192, beta_t_min=0.5, beta_samples=4,
+            beta_stationary_tol=0.1, budget_s=40,
         ),
         Entry(
             name="cp2d", label="2D contact process (square lattice)", model="contact",
             params={"dim": 2}, control="lam", window=(1.50, 1.80), size=128, t_max=1000.0,
-            sweep_points=9, sweep_samples=6, refine=2, final_samples=16,
-            decay_t_max=2000.0, decay_samples=8,
-            spreading={"size": 256, "t_max": 1000.0, "samples": 4000},
-            beta_offsets=(0.01, 0.015, 0.02, 0.03, 0.04), beta_t_max=1000.0, beta_samples=4,
+            sweep_points=9, sweep_samples=6, refine=2, final_samples=32,
+            decay_t_max=2000.0, decay_samples=16,
+            spreading={"size": 256, "t_max": 1000.0, "samples": 16000},
+            beta_offsets=(0.01, 0.015, 0.02, 0.03, 0.04), beta_t_max=1000.0, beta_samples=16,
+            beta_t_min=0.25, beta_stationary_tol=0.15,
             budget_s=45,
             notes="no finite-size scaling in quick mode: a collapse needs the critical point "
                   "to better than 1e-3, more than 45 s allow in 2D",
@@ -185,9 +226,10 @@ def _quick() -> list[Entry]:
         Entry(
             name="mfcp", label="Mean-field contact process (complete graph)", model="mfcp",
             params={}, control="lam", window=(0.90, 1.10), size=1_000_000, t_max=300.0,
-            sweep_points=7, sweep_samples=8, refine=1, coarse_t_frac=1 / 3, final_samples=6,
+            sweep_points=7, sweep_samples=8, refine=1, coarse_t_frac=1 / 3, final_samples=8,
+            final_points=9,
             coarse_size=100_000, decay_t_max=300.0, decay_samples=16,
-            fss_sizes=(2000, 4000, 8000, 16000, 32000), fss_t_factor=4.0, fss_t_power=0.5,
+            fss_sizes=(250, 500, 1000, 2000, 4000), fss_t_factor=4.0, fss_t_power=0.5,
             fss_t_min=0.3, fss_samples=200, budget_s=30,
             notes="no beta in quick mode: near lam_c the stationary density of the complete "
                   "graph fluctuates by ~1/(Delta^1.5 N^0.5), which needs N >~ 1e7",
@@ -195,66 +237,76 @@ def _quick() -> list[Entry]:
         Entry(
             name="mlp", label="MLP, tanh, sigma_b = 0.3 (exact Gaussian transition)",
             model="mlp", params={"sigma_b": 0.3, "activation": "tanh"}, control="sigma_w",
-            window=(1.30, 1.50), guess="meanfield", window_halfwidth=0.1, size=4096,
-            coarse_size=1024, t_max=512, sweep_points=7, sweep_samples=6, refine=1,
-            decay_t_max=512, decay_samples=24, fss_sizes=(32, 64, 128, 256),
-            fss_t_factor=8.0, fss_t_power=1.0, fss_t_min=0.25, fss_samples=64,
-            beta_offsets=(0.02, 0.03, 0.05, 0.08), beta_t_max=1024, beta_samples=16,
-            beta_size=1024, beta_t_min=0.125, beta_stationary_tol=0.2, budget_s=75,
+            window=(1.30, 1.50), guess="meanfield", window_halfwidth=0.1, size=16384,
+            coarse_size=1024, t_max=512, sweep_points=7, sweep_samples=6, refine=2,
+            final_samples=16, decay_t_max=2048, decay_samples=32,
+            fss_sizes=(64, 128, 256, 512), fss_t_factor=4.0, fss_t_power=1.0, fss_t_min=0.1,
+            fss_samples=128, beta_offsets=(0.005, 0.0075, 0.01, 0.015, 0.02),
+            beta_t_max=2048, beta_samples=16, beta_size=16384, beta_t_min=0.25,
+            beta_stationary_tol=0.2, budget_s=60,
             notes="finite width: rho fluctuates slowly around its stationary value, so the "
                   "stationarity test of beta is relaxed to |slope| + 2 sigma <= 0.2 over "
-                  "t in [128, 1024]",
+                  "t in [512, 2048]; small offsets (0.5-2 %) because the infinite-width map "
+                  "itself gives an effective beta of 0.92 at 3-5 %",
         ),
         Entry(
             name="cnn1d", label="1D CNN, tanh, 8 channels, weight-shared", model="cnn",
             params={"channels": 8, "sigma_b": 0.3, "dim": 1, "activation": "tanh",
                     "weight_sharing": True},
-            control="sigma_w", window=(1.40, 2.00), size=512, t_max=2048, sweep_points=9,
-            sweep_samples=6, refine=1, decay_t_max=4096, decay_samples=16,
-            fss_sizes=(64, 128, 256, 512), fss_t_factor=4.0, fss_t_power=1.0,
-            fss_samples=16, budget_s=45,
+            control="sigma_w", window=(1.40, 2.00), size=256, t_max=1024, sweep_points=13,
+            sweep_samples=24, refine=0,
+            decay_t_max=2048, decay_samples=32, fss_sizes=(64, 128, 256),
+            fss_t_factor=4.0, fss_t_power=1.0, fss_samples=16, fss_shift=False, budget_s=50,
+            notes="one kernel per layer makes the noise global: sample-to-sample "
+                  "fluctuations of ln rho are large (the mean is carried by the samples that "
+                  "have not collapsed), hence many samples and a single sweep level",
         ),
         Entry(
             name="cnn1d-lc", label="1D CNN, tanh, 8 channels, locally connected",
             model="cnn", params={"channels": 8, "sigma_b": 0.3, "dim": 1, "activation": "tanh",
                                  "weight_sharing": False},
             control="sigma_w", window=(1.30, 1.60), size=256, t_max=512, sweep_points=9,
-            sweep_samples=4, refine=1, decay_t_max=1024, decay_samples=8,
+            sweep_samples=4, refine=1, final_samples=8, decay_t_max=1024, decay_samples=8,
             spreading={"size": 256, "t_max": 256, "samples": 200},
             fss_sizes=(32, 64, 128), fss_t_factor=2.0, fss_t_power=1.5, fss_samples=16,
-            budget_s=50,
+            budget_s=45,
         ),
         Entry(
             name="cnn2d", label="2D CNN, tanh, 4 channels, weight-shared", model="cnn",
             params={"channels": 4, "sigma_b": 0.3, "dim": 2, "activation": "tanh",
                     "weight_sharing": True},
             control="sigma_w", window=(1.40, 2.40), size=32, t_max=512, sweep_points=9,
-            sweep_samples=4, refine=1, decay_t_max=1024, decay_samples=8,
-            fss_sizes=(8, 16, 32), fss_t_factor=4.0, fss_t_power=1.0, fss_samples=16,
-            budget_s=45,
+            sweep_samples=16, refine=0, decay_t_max=1024,
+            decay_samples=16, fss_sizes=(8, 16, 32), fss_t_factor=4.0, fss_t_power=1.0,
+            fss_samples=32, budget_s=45,
         ),
         Entry(
             name="cnn2d-lc", label="2D CNN, tanh, 4 channels, locally connected", model="cnn",
             params={"channels": 4, "sigma_b": 0.3, "dim": 2, "activation": "tanh",
                     "weight_sharing": False},
             control="sigma_w", window=(1.30, 1.70), size=32, t_max=512, sweep_points=9,
-            sweep_samples=4, refine=1, decay_t_max=1024, decay_samples=8,
-            spreading={"size": 32, "t_max": 128, "samples": 100},
-            budget_s=45,
+            sweep_samples=4, refine=1, final_points=7, final_samples=12, decay_t_max=1024,
+            decay_samples=12, budget_s=30,
+            notes="no seed spreading in quick mode: from a seed the locally connected tanh "
+                  "network never resynchronises a site exactly (survival 1) and the light "
+                  "cone fills the small lattice",
         ),
         Entry(
             name="cnn1d-lc-hardtanh",
             label="1D CNN, hard_tanh, 4 channels, sigma_b = 5, locally connected",
             model="cnn", params={"channels": 4, "sigma_b": 5.0, "dim": 1,
                                  "activation": "hard_tanh", "weight_sharing": False},
-            control="sigma_w", window=(4.6, 5.8), size=512, t_max=2048, sweep_points=9,
-            sweep_samples=6, refine=2, decay_t_max=4096, decay_samples=8,
+            control="sigma_w", window=(4.8, 5.6), size=1024, coarse_size=256, t_max=2048,
+            sweep_points=9, sweep_samples=6, refine=1, final_samples=12, decay_t_max=4096,
+            decay_samples=16,
             spreading={"size": 256, "t_max": 512, "samples": 400,
                        "params": {"seed_rho": 1.0}},
-            fss_sizes=(32, 64, 128), fss_t_factor=2.0, fss_t_power=1.58, fss_samples=64,
-            budget_s=80,
+            fss_sizes=(32, 64, 128), fss_t_factor=4.0, fss_t_power=1.58, fss_samples=96,
+            budget_s=100,
             notes="seed runs start from one fully decorrelated site (seed_rho = 1): with "
-                  "strong saturation an infinitesimal difference dies out exactly",
+                  "strong saturation an infinitesimal difference dies out exactly; no beta "
+                  "in quick mode (the stationary density, ~0.07 at L = 512, fluctuates too "
+                  "much to pass the stationarity test)",
         ),
     ]
 
@@ -263,49 +315,60 @@ def _full() -> list[Entry]:
     """Publication-grade sizes (hours; resumable through the sweep checkpoints)."""
     q = {e.name: e for e in _quick()}
     return [
-        q["dp1d"].replace(size=65536, t_max=16384, sweep_points=11, sweep_samples=32, refine=2,
-                          decay_t_max=32768, decay_samples=128,
-                          spreading={"size": 8192, "t_max": 8192, "samples": 100000},
+        q["dp1d"].replace(size=65536, coarse_size=16384, t_max=16384, sweep_points=11,
+                          sweep_samples=32, refine=2, final_samples=64, decay_t_max=65536,
+                          decay_samples=128,
+                          spreading={"size": 16384, "t_max": 8192, "samples": 100000},
                           fss_sizes=(64, 128, 256, 512, 1024), fss_samples=2000,
-                          beta_offsets=(0.005, 0.01, 0.02, 0.04, 0.08), beta_t_max=16384,
-                          beta_samples=16, budget_s=3 * 3600),
-        q["cp2d"].replace(size=512, t_max=2000.0, sweep_points=11, sweep_samples=16, refine=2,
-                          decay_t_max=4000.0, decay_samples=64,
-                          spreading={"size": 512, "t_max": 3000.0, "samples": 50000},
-                          fss_sizes=(16, 32, 64, 128), fss_samples=1000,
-                          beta_offsets=(0.01, 0.02, 0.04, 0.08), beta_t_max=2000.0,
+                          beta_offsets=(0.005, 0.0075, 0.01, 0.015, 0.02, 0.03),
+                          beta_t_max=131072, beta_size=32768, beta_samples=16,
+                          budget_s=3 * 3600),
+        q["cp2d"].replace(size=512, coarse_size=128, t_max=4000.0, sweep_points=11,
+                          sweep_samples=16, refine=2, final_samples=64, decay_t_max=8000.0,
+                          decay_samples=64,
+                          spreading={"size": 512, "t_max": 4000.0, "samples": 100000},
+                          fss_sizes=(16, 32, 64, 128), fss_t_factor=4.0, fss_t_power=1.77,
+                          fss_samples=1000, beta_offsets=(0.005, 0.01, 0.015, 0.02, 0.03),
+                          beta_t_max=8000.0, beta_size=256, beta_samples=16,
                           budget_s=4 * 3600),
-        q["mfcp"].replace(size=100_000_000, t_max=3000.0, sweep_samples=32, refine=2,
-                          decay_t_max=3000.0, decay_samples=64,
-                          fss_sizes=(10**3, 10**4, 10**5, 10**6), fss_samples=1000,
-                          beta_offsets=(0.01, 0.02, 0.04, 0.08), budget_s=3600),
-        q["mlp"].replace(size=65536, t_max=16384, sweep_samples=32, refine=2,
-                         decay_t_max=32768, decay_samples=64,
+        q["mfcp"].replace(size=10_000_000, coarse_size=1_000_000, t_max=1000.0,
+                          sweep_samples=32, refine=2, final_samples=64, decay_t_max=1000.0,
+                          decay_samples=64, fss_sizes=(10**3, 10**4, 10**5, 10**6),
+                          fss_samples=1000, beta_offsets=(0.05, 0.07, 0.1, 0.15, 0.2),
+                          beta_t_max=1000.0, beta_size=10_000_000, beta_samples=8,
+                          budget_s=4 * 3600),
+        q["mlp"].replace(size=65536, coarse_size=4096, t_max=8192, sweep_samples=32, refine=2,
+                         final_samples=64, decay_t_max=8192, decay_samples=128,
                          fss_sizes=(128, 256, 512, 1024, 2048, 4096), fss_samples=512,
-                         beta_offsets=(0.01, 0.02, 0.04, 0.08), budget_s=2 * 3600),
-        q["cnn1d"].replace(size=1024, t_max=4096, sweep_samples=32, refine=2,
-                           decay_t_max=8192, decay_samples=64,
-                           fss_sizes=(64, 128, 256, 512, 1024), fss_samples=64,
-                           budget_s=2 * 3600),
-        q["cnn1d-lc"].replace(size=2048, t_max=4096, sweep_samples=32, refine=2,
-                              decay_t_max=8192, decay_samples=64,
+                         beta_offsets=(0.01, 0.015, 0.02, 0.03, 0.04), beta_size=8192,
+                         beta_t_max=4096, beta_samples=64, budget_s=3 * 3600),
+        q["cnn1d"].replace(size=1024, t_max=4096, sweep_samples=128, refine=1,
+                           final_samples=128, decay_t_max=8192, decay_samples=256,
+                           fss_sizes=(64, 128, 256, 512, 1024), fss_samples=128,
+                           budget_s=3 * 3600),
+        q["cnn1d-lc"].replace(size=2048, coarse_size=512, t_max=4096, sweep_samples=16,
+                              refine=2, final_samples=64, decay_t_max=8192, decay_samples=64,
                               spreading={"size": 2048, "t_max": 2048, "samples": 2000},
                               fss_sizes=(64, 128, 256, 512), fss_samples=64,
-                              budget_s=2 * 3600),
-        q["cnn2d"].replace(size=128, t_max=2048, sweep_samples=16, refine=2,
-                           decay_t_max=4096, decay_samples=32,
-                           fss_sizes=(16, 32, 64, 128), fss_samples=32, budget_s=3 * 3600),
-        q["cnn2d-lc"].replace(size=128, t_max=2048, sweep_samples=16, refine=2,
-                              decay_t_max=4096, decay_samples=32,
+                              budget_s=3 * 3600),
+        q["cnn2d"].replace(size=128, t_max=2048, sweep_samples=64, refine=1,
+                           final_samples=64, decay_t_max=4096, decay_samples=64,
+                           fss_sizes=(16, 32, 64, 128), fss_samples=64, budget_s=3 * 3600),
+        q["cnn2d-lc"].replace(size=128, coarse_size=32, t_max=2048, sweep_samples=16,
+                              refine=2, final_samples=32, decay_t_max=4096, decay_samples=32,
                               spreading={"size": 128, "t_max": 1024, "samples": 1000},
-                              fss_sizes=(16, 32, 64, 128), fss_samples=32, budget_s=3 * 3600),
-        q["cnn1d-lc-hardtanh"].replace(size=8192, t_max=8192, sweep_samples=32, refine=2,
+                              fss_sizes=(16, 32, 64, 128), fss_t_factor=2.0, fss_t_power=1.5,
+                              fss_samples=32, budget_s=3 * 3600),
+        q["cnn1d-lc-hardtanh"].replace(size=8192, coarse_size=1024, t_max=8192,
+                                       sweep_samples=16, refine=2, final_samples=64,
                                        decay_t_max=16384, decay_samples=64,
-                                       spreading={"size": 8192, "t_max": 8192,
-                                                  "samples": 20000},
+                                       spreading={"size": 4096, "t_max": 8192,
+                                                  "samples": 20000,
+                                                  "params": {"seed_rho": 1.0}},
                                        fss_sizes=(64, 128, 256, 512, 1024), fss_samples=512,
-                                       beta_offsets=(0.005, 0.01, 0.02, 0.04),
-                                       budget_s=3 * 3600),
+                                       beta_offsets=(0.005, 0.01, 0.015, 0.02, 0.03),
+                                       beta_t_max=32768, beta_size=8192, beta_samples=8,
+                                       budget_s=4 * 3600),
     ]
 
 

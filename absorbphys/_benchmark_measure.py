@@ -8,20 +8,28 @@ Stages
 ------
 ``sweep<k>``
     Coarse-to-fine search of the critical point: a grid over the control parameter, runs from
-    the fully active (uncorrelated) state, critical value = zero of the late-time curvature of
-    ``ln rho`` vs ``ln t`` (:func:`absorbphys.analysis.critical_point`). If the curvature has
-    no sign change in the window, the window moves in the direction the data point to.
+    the fully active (uncorrelated) state (or from a seed, following the survival, for
+    processes whose fully active state is absorbing too), critical value = zero of the
+    late-time curvature of ``ln rho`` vs ``ln t`` (:func:`absorbphys.analysis.critical_point`):
+    interpolated across the sign change on coarse levels, a straight-line fit through the
+    values around it on the last level when the curvature is linear there. If the curvature
+    has no sign change in the window, the window moves in the direction the data point to.
+    Error: jackknife, plus the shift when the fit starts later (upper third of the log time
+    range) and, for a two-point bracket, ``step / sqrt(12)``.
 ``decay``
-    A longer run at the critical value: ``delta`` from a power-law fit, with the jackknife
-    error combined with the shift of ``delta`` across the critical value's error bar
-    (taken from the sweep's window exponents).
+    A longer run at the critical value: ``delta`` from a power-law fit; error = jackknife,
+    half the difference between the two halves of the fit window (drift of the local slope),
+    and the shift of ``delta`` across the critical value's error bar.
 ``spreading``
-    Seed runs at the critical value: ``delta'``, ``theta``, ``z``.
+    Seed runs at ``x_c`` and ``x_c -+ error``: ``delta'``, ``theta``, ``z``; errors include the
+    window drift and the shift across the critical point.
 ``fss_<n>``
-    Runs at the critical value for several sizes; automatic data collapse
-    ``rho = n^-a F(t / n^b)``.
+    Runs at ``x_c`` (and ``x_c -+ error``) for several sizes; automatic data collapse
+    ``rho = n^-a F(t / n^b)`` on ``t >= fss_t_min n^fss_t_power``; errors include the shifts
+    across the critical point and without the smallest size.
 ``beta``
-    Stationary density above the critical value: ``rho_s ~ Delta^beta``.
+    Stationary density above the critical value: ``rho_s ~ Delta^beta``; errors include the
+    critical point, leaving out the farthest point, and the lack of fit (``sqrt(chi2/dof)``).
 """
 
 from __future__ import annotations
@@ -61,10 +69,14 @@ def _an(name):
 def _est(value, error):
     from absorbphys.analysis._estimate import Estimate
 
-    return Estimate(float(value), float(error) if np.isfinite(error) else 0.0)
+    value, error = float(value), float(error)
+    if not (np.isfinite(value) and np.isfinite(error)):
+        raise EntryFailed(f"the estimate {value:g} ± {error:g} is not finite (too few "
+                          "usable samples or a degenerate fit)")
+    return Estimate(value, error)
 
 
-def _curvature_signs(ds, control):
+def _curvature_signs(ds, control, var="rho", t_min=None):
     """Sign of the late-time curvature of ln rho vs ln t per control value.
 
     Computed as :func:`absorbphys.analysis.critical_point` does (quadratic in ``ln t``, every
@@ -76,11 +88,11 @@ def _curvature_signs(ds, control):
     from absorbphys.analysis._data import window_mask
 
     x = ds[control].values
-    rho = ds["rho"].transpose(control, "batch", "t").values
+    rho = ds[var].transpose(control, "batch", "t").values
     w = ds["n_samples"].values.astype(float) if "n_samples" in ds.coords \
         else np.ones(rho.shape[1])
     t = ds["t"].values.astype(float)
-    m, _, _ = window_mask(t, None, None, min_points=4)
+    m, _, _ = window_mask(t, t_min, None, min_points=4)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.einsum("kbt,b->kt", rho[:, :, m], w) / w.sum()
     lnt = np.log(t[m])
@@ -92,17 +104,18 @@ def _curvature_signs(ds, control):
     return signs[: len(x)], positive[: len(x)]
 
 
-def _monotone_run(ds, control, bracket, positive, cp, max_side=3):
+def _monotone_run(ds, control, bracket, positive, cp, max_side=1, var="rho", t_min=None):
     """Widest run of values around the bracket on which the curvature is linear in x.
 
-    Candidates extend the bracket by up to ``max_side`` values on each side; the widest one
-    whose weighted straight-line fit has a chi-square p-value >= 0.05 is kept (the bracket
-    itself otherwise).
+    Candidates extend the bracket by up to ``max_side`` values on each side (further out the
+    curvature steepens on the absorbing side and flattens on the saturated active side); the
+    widest one whose weighted straight-line fit has a chi-square p-value >= 0.05 is kept (the
+    bracket itself otherwise).
     """
     from scipy.stats import chi2 as _chi2
 
     idx = [j for j in range(ds.sizes[control]) if positive[j]]
-    res = cp(ds.isel({control: idx}), control=control, n_fit=2)
+    res = cp(ds.isel({control: idx}), control=control, n_fit=2, var=var, t_min=t_min)
     x = dict(zip(idx, res[control].values))
     c = dict(zip(idx, res["curvature"].values))
     e = dict(zip(idx, res["curvature_error"].values))
@@ -121,6 +134,11 @@ def _monotone_run(ds, control, bracket, positive, cp, max_side=3):
             if coef[0] > 0 and _chi2.sf(chi2, len(run) - 2) >= 0.05:
                 best = run
     return best
+
+
+def _window_start(tp, frac):
+    """Start of the last ``frac`` of the logarithmic range of the positive times ``tp``."""
+    return float(tp[0] ** frac * tp[-1] ** (1.0 - frac))
 
 
 def _transition_index(signs):
@@ -194,8 +212,15 @@ class EntryMeasurement:
         cp = _an("critical_point")
         lo, hi = self._clip(*self._initial_window())
         level, shifts, last = 0, 0, None
+        # From the fully active state the order parameter is followed; processes whose fully
+        # active state is itself absorbing (two symmetric absorbing states, e.g. compact DP)
+        # are located from seed runs by the survival probability instead.
+        init = e.locate_init
+        var = "survival" if init == "seed" else "rho"
         while level <= e.refine:
-            xs = np.round(np.linspace(lo, hi, e.sweep_points), 10)
+            npts = e.final_points if (level == e.refine and level > 0 and e.final_points) \
+                else e.sweep_points
+            xs = np.round(np.linspace(lo, hi, npts), 10)
             self.window_used.append((float(lo), float(hi)))
             final = level == e.refine
             t_lev = e.t_max if (final or level > 0) else e.t_max * e.coarse_t_frac
@@ -203,8 +228,11 @@ class EntryMeasurement:
                 else e.sweep_samples
             n_lev = e.size if (final or level > 0 or not e.coarse_size) else e.coarse_size
             ds = self.runner.run(f"sweep{level}", {self.control: [float(v) for v in xs]},
-                                 t_lev, s_lev, fixed=self._size_kw(n_lev))
-            signs, positive = _curvature_signs(ds, self.control)
+                                 t_lev, s_lev, fixed=self._size_kw(n_lev), init=init)
+            t = ds["t"].values.astype(float)
+            tp = t[t > 0]
+            t_fit = _window_start(tp, e.fit_window)
+            signs, positive = _curvature_signs(ds, self.control, var, t_fit)
             i = _transition_index(signs)
             if i in (0, len(signs)) and shifts < 2:
                 width = hi - lo
@@ -232,8 +260,10 @@ class EntryMeasurement:
                     raise ValueError("the value below the transition is absorbed inside the "
                                      "fit window; the window is too coarse")
                 if final:
-                    sel = _monotone_run(ds, self.control, sel, positive, cp)
-                res = cp(ds.isel({self.control: sel}), control=self.control, n_fit=len(sel))
+                    sel = _monotone_run(ds, self.control, sel, positive, cp, var=var,
+                                        t_min=t_fit)
+                res = cp(ds.isel({self.control: sel}), control=self.control, n_fit=len(sel),
+                         var=var, t_min=t_fit)
             except ValueError as exc:
                 if last is not None:  # keep the previous level's value
                     self.errors[f"sweep{level}"] = _one_line(exc)
@@ -241,29 +271,61 @@ class EntryMeasurement:
                 raise EntryFailed(f"critical point: {_one_line(exc)}") from None
             key = f"{self.control}_c"
             xc = _est(res[key], res[f"{key}_error"])
-            if final:
-                # Systematic: the same estimate from the upper third of the log time range
-                # (corrections to scaling move the zero of the curvature).
-                t = ds["t"].values.astype(float)
-                tp = t[t > 0]
-                t3 = float(tp[0] ** (1 / 3) * tp[-1] ** (2 / 3))
-                parts = {"stat": xc.error}
-                try:
-                    r3 = cp(ds.isel({self.control: sel}), control=self.control,
-                            n_fit=len(sel), t_min=t3)
-                    parts["window"] = abs(float(r3[key]) - xc.value)
-                except ValueError as exc:
-                    self.log(f"no late-window check of the critical point: {_one_line(exc)}")
-                xc = _est(xc.value, _quad(parts))
-                self.error_parts["critical_point"] = parts
+            xsel = ds[self.control].values[sel]
+            step = (hi - lo) / max(npts - 1, 1)
+            if not (xsel.min() - step <= xc.value <= xsel.max() + step) \
+                    or xc.error > 0.5 * (hi - lo):
+                # The interpolation is unstable (e.g. a curvature jumping by orders of
+                # magnitude across the bracket): all the data say is that the sign changes
+                # between the two bracketing values.
+                x0, x1 = float(ds[self.control].values[i - 1]), float(ds[self.control].values[i])
+                msg = (f"the interpolated crossing {xc} is not resolved (curvature signs "
+                       f"{''.join('+' if v > 0 else '-' for v in signs)}); using the bracket "
+                       f"[{x0:.6g}, {x1:.6g}]")
+                self.errors[f"sweep{level}"] = msg
+                self.log(msg)
+                xc = _est(0.5 * (x0 + x1), 0.5 * (x1 - x0))
+                self.results[f"sweep{level}"] = res
+                self.error_parts["critical_point"] = {"bracket": xc.error}
+                if last is not None and xc.error > 3.0 * last[0].error:
+                    self.error_parts["critical_point"] = last[2]
+                    break
+                last = (xc, res, dict(self.error_parts["critical_point"]))
+                half = max(3.0 * xc.error, 1.0 * step)
+                lo, hi = self._clip(xc.value - half, xc.value + half)
+                level += 1
+                continue
+            # Systematic (every level, so that a kept coarser estimate carries it too): the
+            # same estimate from the upper third of the log time range (corrections to
+            # scaling move the zero of the curvature).
+            t3 = _window_start(tp, e.fit_window * 2 / 3)
+            parts = {"stat": xc.error}
+            if len(sel) == 2:
+                # bracket interpolation: the curvature need not be linear across the step
+                parts["interpolation"] = step / math.sqrt(12.0)
+            try:
+                r3 = cp(ds.isel({self.control: sel}), control=self.control,
+                        n_fit=len(sel), t_min=t3, var=var)
+                parts["window"] = abs(float(r3[key]) - xc.value)
+            except ValueError as exc:
+                self.log(f"no late-window check of the critical point: {_one_line(exc)}")
+            xc = _est(xc.value, _quad(parts))
+            self.error_parts["critical_point"] = parts
             self.results[f"sweep{level}"] = res
-            last = (xc, res)
             self.log(f"critical point (level {level}): {self.control}_c = {xc}")
-            step = (hi - lo) / max(e.sweep_points - 1, 1)
+            if last is not None and xc.error > 3.0 * last[0].error:
+                # The finer level could not resolve the crossing better (noise across a
+                # narrow window): keep the coarser, more precise estimate.
+                self.errors[f"sweep{level}"] = (f"{xc} is less precise than the previous "
+                                                f"level's {last[0]}; kept the latter")
+                self.log(self.errors[f"sweep{level}"])
+                self.error_parts["critical_point"] = last[2]
+                break
+            last = (xc, res, dict(self.error_parts.get("critical_point", {})))
             half = max(3.0 * xc.error, 1.0 * step)
             lo, hi = self._clip(xc.value - half, xc.value + half)
             level += 1
-        xc, res = last
+        xc, res = last[0], last[1]
         self.critical = xc
         self.estimates["critical_point"] = xc
         return xc
@@ -315,14 +377,25 @@ class EntryMeasurement:
         """Seed-spreading exponents at the critical value (stage ``spreading``)."""
         e = self.entry
         sp = e.spreading
-        ds = self.runner.run("spreading", {self.control: [self.critical.value]}, sp["t_max"],
-                             sp["samples"], init="seed",
-                             fixed={**self._size_kw(sp["size"]), **sp.get("params", {})})
+        xc = self.critical
+        fixed = {**self._size_kw(sp["size"]), **sp.get("params", {})}
+        ds = self.runner.run("spreading", {self.control: [xc.value]}, sp["t_max"],
+                             sp["samples"], init="seed", fixed=fixed)
         one = ds.isel({self.control: 0})
         spreading = _an("spreading")
         res = spreading(one)
         self.results["spreading"] = res
         lo, hi = float(res.attrs["t_min"]), float(res.attrs["t_max"])
+        # Critical point: the same runs at x_c -+ its error (spreading is sensitive to it).
+        shifted = []
+        if sp.get("shift", True) and xc.error > 0:
+            for k, x in (("_minus", xc.value - xc.error), ("_plus", xc.value + xc.error)):
+                d = self.runner.run(f"spreading{k}", {self.control: [x]}, sp["t_max"],
+                                    sp["samples"], init="seed", fixed=fixed)
+                try:
+                    shifted.append(spreading(d.isel({self.control: 0}), t_min=lo, t_max=hi))
+                except ValueError as exc:
+                    self.log(f"spreading at x_c{k.replace('_', ' ')} sigma: {_one_line(exc)}")
         mid = math.sqrt(lo * hi)
         halves = []
         for a, b in ((lo, mid), (mid, hi)):
@@ -336,6 +409,16 @@ class EntryMeasurement:
                 parts = {"stat": float(res[f"{k}_error"])}
                 if halves:
                     parts["window"] = 0.5 * abs(float(halves[1][k]) - float(halves[0][k]))
+                shifts = [abs(float(r[k]) - float(res[k])) for r in shifted
+                          if k in r and np.isfinite(float(r[k]))]
+                if shifts:
+                    parts["critical_point"] = max(shifts)
+                if k == "delta_prime" and _quad(parts) == 0:
+                    # No sample died in the window: the survival is exactly 1 and the slope
+                    # exactly 0. Its resolution is one death among n samples (Poisson 68%
+                    # upper limit 1.15) over the window's log range.
+                    n = float(one["n_samples"].sum())
+                    parts["resolution"] = 1.15 / (n * math.log(hi / lo))
                 key = f"{k}_spreading" if k == "z" else k
                 self.estimates[key] = _est(res[k], _quad(parts))
                 self.error_parts[key] = parts
@@ -383,8 +466,8 @@ class EntryMeasurement:
             if k in runs:
                 try:
                     r = collapse(curves_of(runs[k]), form="size",
-                                 size_dim=self.runner.size_param, n_boot=10, seed=0,
-                                 x0=[float(res["a"]), float(res["b"])])
+                                 size_dim=self.runner.size_param, n_boot=min(n_boot, 20),
+                                 seed=0)
                     shifted.append(r)
                     self.results[f"fss{k}"] = r
                 except Exception as exc:  # noqa: BLE001 - recorded, the error grows below
@@ -395,7 +478,7 @@ class EntryMeasurement:
         if len(curves) >= 3:
             try:
                 drop = collapse(curves[1:], form="size", size_dim=self.runner.size_param,
-                                n_boot=10, seed=0, x0=[float(res["a"]), float(res["b"])])
+                                n_boot=min(n_boot, 20), seed=0)
                 self.results["fss_without_smallest"] = drop
             except Exception:  # noqa: BLE001 - reported as a missing systematic
                 drop = None
@@ -434,6 +517,17 @@ class EntryMeasurement:
                                      - float(res["beta"]))
             except ValueError:
                 pass
+        # Lack of fit: a straight line in log-log that misses the points by more than their
+        # errors (corrections to scaling) inflates the error by sqrt(chi2/dof) (PDG rule).
+        rs, re_ = res["rho_s"].values, res["rho_s_error"].values
+        dx = np.asarray(res[self.control].values, dtype=float) - xc.value
+        ok = np.isfinite(rs) & (rs > 0) & np.isfinite(re_) & (re_ > 0) & (dx > 0)
+        if ok.sum() >= 3:
+            resid = (np.log(rs[ok]) - np.log(float(res["amplitude"]))
+                     - float(res["beta"]) * np.log(dx[ok])) / (re_[ok] / rs[ok])
+            chi2_dof = float(np.sum(resid ** 2)) / (ok.sum() - 2)
+            if chi2_dof > 1:
+                parts["lack_of_fit"] = math.sqrt(chi2_dof - 1) * _quad(parts)
         self.estimates["beta"] = _est(res["beta"], _quad(parts))
         self.error_parts["beta"] = parts
         self.log(f"beta = {self.estimates['beta']}")
@@ -442,7 +536,7 @@ class EntryMeasurement:
         """Run every configured stage; a failing optional stage is recorded, not fatal."""
         t0 = time.perf_counter()
         self.locate()
-        stages = [("decay", self.decay)]
+        stages = [("decay", self.decay)] if self.entry.decay else []
         if self.entry.spreading:
             stages.append(("spreading", self.spread))
         if self.entry.fss_sizes:

@@ -41,9 +41,9 @@ def register(sub):
 
 def run(args) -> int:
     """Run the benchmark and print the table (or JSON)."""
-    from absorbphys._benchmark import benchmark
-
     import os
+
+    from absorbphys._benchmark import benchmark
 
     # Progress lines go to stderr (never into the table or the JSON on stdout): on by
     # default for this long-running command unless --quiet or ABSORBPHYS_PROGRESS says no.

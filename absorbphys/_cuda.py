@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit
 
 from absorbphys import _rng
+from absorbphys._kernels import alloc_sums, record_sums
 
 #: Threads per block used by the 1-D launches.
 THREADS = 128
@@ -186,22 +187,14 @@ def count_sums(count, r2s, edges, size, seed_init):
     """
     nb = len(edges) - 1
     nt = count.shape[1]
-    rho = np.zeros((nb, nt))
-    rho2 = np.zeros((nb, nt))
-    surv = np.zeros((nb, nt))
-    nact = np.zeros((nb, nt))
+    rho, rho2, surv, nact = alloc_sums(nb, nt)
     r2 = np.zeros((nb, nt))
     s0 = edges[0]
     for b in range(nb):
         for s in range(edges[b], edges[b + 1]):
             for ti in range(nt):
                 c = count[s - s0, ti]
-                r = c / size
-                rho[b, ti] += r
-                rho2[b, ti] += r * r
-                if c > 0:
-                    surv[b, ti] += 1.0
-                nact[b, ti] += c
+                record_sums(rho, rho2, surv, nact, b, ti, c / size, c)
                 if seed_init and c > 0:
                     r2[b, ti] += r2s[s - s0, ti]
     return rho, rho2, surv, nact, r2

@@ -50,12 +50,12 @@ def _fmt(v) -> str:
 
 def _table_rows(result):
     header = ["process", "control"] + [h for _, h in COLUMNS] + \
-        ["best", "runner-up", "score", "verdict"]
+        ["best", "runner-up", "score", "verdict", "family"]
     rows = []
     for r in result.rows:
         rows.append([r["name"], r["control"]] + [_fmt(r.get(k)) for k, _ in COLUMNS]
                     + [r.get("best") or "-", r.get("runner_up") or "-", _fmt(r.get("score")),
-                       r.get("verdict", "-")])
+                       r.get("verdict", "-"), r.get("family") or "-"])
     return header, rows
 
 
@@ -135,7 +135,7 @@ def fig_decay(name, row, datasets, results):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylabel("rho(t)")
-    ax.set_title(f"{name}: decay from the active state")
+    ax.set_title(f"{name}: decay from the active state", fontsize=10)
     ax.legend(fontsize=7, loc="lower left")
     ax2.set_xscale("log")
     ax2.set_xlabel("t")
@@ -177,11 +177,11 @@ def fig_collapse(name, row, results):
     ax1.set_xlabel("t")
     ax1.set_ylabel("rho")
     ax1.legend(fontsize=7)
-    ax1.set_title(f"{name}: at the critical point")
+    ax1.set_title(f"{name}: at the critical point", fontsize=10)
     if a is not None and b is not None:
         ax2.set_xlabel(f"t / n^{b.value:.3f}")
         ax2.set_ylabel(f"n^{a.value:.3f} rho")
-        ax2.set_title(f"collapse: a = {_fmt(a)}, b = {_fmt(b)}")
+        ax2.set_title(f"collapse: a = {_fmt(a)}, b = {_fmt(b)}", fontsize=9)
     else:
         ax2.set_title("collapse failed")
     return fig
@@ -224,29 +224,54 @@ def fig_phase_diagram(result):
         return None
     from absorbphys.models.meanfield import critical_line
 
-    fig = _figure(6.0, 4.6)
+    fig = _figure(6.4, 5.0)
     ax = fig.subplots()
     acts = sorted({_entry_param(result, r["name"], "activation", "tanh") for r in rows})
     sb = np.linspace(0.0, 1.5, 61)
+    lines = {}
     for act in acts:
-        line = np.asarray(critical_line(sb, act), dtype=float)
-        ax.plot(line, sb, "-", label=f"mean-field critical line ({act})")
+        lines[act] = np.asarray(critical_line(sb, act), dtype=float)
+        ax.plot(lines[act], sb, "-", label=f"mean-field critical line ({act})")
+    # zoom on the measured point(s): they sit within a few 1e-3 of the line
+    ins = ax.inset_axes([0.6, 0.1, 0.37, 0.37])
+    for act in acts:
+        ins.plot(lines[act], sb, "-")
     for r in rows:
         sbv = _entry_param(result, r["name"], "sigma_b", None)
         xc = r["critical_point"]
         ax.errorbar([xc.value], [sbv], xerr=[xc.error], fmt="o", color="C3", ms=6, capsize=3,
                     label=f"measured, width {r['size']}: {_fmt(xc)}")
-        extra = result.analyses.get(r["name"], {}).get("results", {}).get("width_critical")
-        for n, est in (extra or {}).items():
-            ax.errorbar([est.value], [sbv], xerr=[est.error], fmt="s", ms=4, capsize=2,
-                        label=f"measured, width {n}")
+        ins.errorbar([xc.value], [sbv], xerr=[xc.error], fmt="o", color="C3", ms=5, capsize=3)
+        ins.set_xlim(xc.value - 0.03, xc.value + 0.03)
+        ins.set_ylim(sbv - 0.03, sbv + 0.03)
+        ins.tick_params(labelsize=6)
+        # the coarser sweep levels are finite-width critical points too (other widths/depths)
+        res = result.analyses.get(r["name"], {}).get("results", {})
+        data = result.datasets.get(r["name"], {})
+        key = f"{r['control']}_c"
+        for k in sorted(x for x in res if x.startswith("sweep")):
+            d = data.get(k)
+            if d is None or key not in res[k] or k == _final_sweep(res):
+                continue
+            n = int(np.atleast_1d(d[r["size_param"]].values)[0])
+            v, e = float(res[k][key]), float(res[k][f"{key}_error"])
+            eb = ax.errorbar([v], [sbv], xerr=[e], fmt="s", ms=4, capsize=2, alpha=0.7,
+                             label=f"measured, width {n} ({k}, t <= {int(d['t'].values[-1])})")
+            ins.errorbar([v], [sbv + 0.004 * (1 + int(k[-1]))], xerr=[e], fmt="s", ms=3,
+                         capsize=2, alpha=0.7, color=eb[0].get_color())
+    ins.set_title("zoom (coarser sweep levels shifted up for visibility)", fontsize=6)
     ax.set_xlabel("sigma_w")
     ax.set_ylabel("sigma_b")
-    ax.text(0.05, 0.9, "ordered (absorbing)", transform=ax.transAxes)
-    ax.text(0.65, 0.1, "chaotic (active)", transform=ax.transAxes)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.text(0.03, 0.95, "ordered (absorbing)", transform=ax.transAxes, va="top")
+    ax.text(0.3, 0.04, "chaotic (active)", transform=ax.transAxes)
+    ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(0.0, 0.9))
     ax.set_title("MLP phase diagram")
     return fig
+
+
+def _final_sweep(res):
+    ks = sorted(x for x in res if x.startswith("sweep"))
+    return ks[-1] if ks else None
 
 
 def _entry_param(result, name, key, default):
@@ -265,7 +290,7 @@ def _markdown_table(header, rows):
 
 
 def _blocks(result, figs):
-    """The report as a list of blocks: (kind, payload)."""
+    """Return the report as a list of blocks ``(kind, payload...)``."""
     from absorbphys._version import __version__
 
     b = [("h1", "absorbphys benchmark report")]
@@ -277,9 +302,13 @@ def _blocks(result, figs):
                    "exponents carry jackknife errors (plus the shift caused by the critical "
                    "point's own error bar for delta). The verdict combines the independent "
                    "groups of measurements (decay, seed spreading, finite-size scaling, "
-                   "stationary density): 'match' needs at least two groups, all consistent "
-                   "with the class (chi-square p >= 0.01 per group), and the runner-up "
-                   "excluded; otherwise 'inconclusive' or 'no match', with the numbers."))
+                   "stationary density): 'match' needs every group consistent with the "
+                   "class (chi-square p >= 0.01 per group), at least two groups that resolve "
+                   "it (precise enough that a 20% deviation would be a 2-sigma effect), and "
+                   "the runner-up excluded; otherwise 'inconclusive' or 'no match', with the "
+                   "numbers. Errors combine the statistical (jackknife) error with "
+                   "systematic ones measured from the data: the shift across the fit window, "
+                   "across the critical point's error bar, and without the smallest size."))
     header, rows = _table_rows(result)
     b.append(("table", header, rows))
     for name, path in figs.items():
@@ -289,8 +318,19 @@ def _blocks(result, figs):
     for r in result.rows:
         b.append(("h2", f"{r['name']}: {r['label']}"))
         b.append(("p", f"**Verdict: {r['verdict']}.** {r.get('reason', '')}"))
-        est = [(k, _fmt(v)) for k, v in r.items() if _is_est(v)]
-        b.append(("table", ["estimate", "value ± error"], [list(x) for x in est]))
+        ref = r.get("reference") or {}
+        cols = [c for c in (r.get("best"), r.get("runner_up")) if c]
+        rows_ = []
+        for k, v in r.items():
+            if not _is_est(v):
+                continue
+            line = [k, _fmt(v)]
+            for c in cols:
+                x = ref.get(c, {}).get(k)
+                line.append(_fmt(_as_est(x)) if x else "-")
+            rows_.append(line)
+        b.append(("table", ["estimate", "measured"] + [f"{c} (catalog)" for c in cols],
+                  rows_))
         if r.get("ranking"):
             b.append(("table", ["class", "chi2/dof", "consistent with every group"],
                       [[c, f"{s:.3g}", "yes" if ok else "no"] for c, s, ok in r["ranking"]]))
@@ -315,6 +355,12 @@ def _blocks(result, figs):
             if key in figs:
                 b.append(("img", figs[key], key.replace("_", " ")))
     return b
+
+
+def _as_est(x):
+    from absorbphys.analysis._estimate import Estimate
+
+    return Estimate(x["value"], x["error"])
 
 
 def _is_est(v):

@@ -20,7 +20,7 @@ Exponents and critical points
     ``delta_eff(t) = -d ln rho / d ln t`` -> ``delta_eff``, ``delta_eff_error``.
 ``fit_power_law(obj, var="rho", t_min=None, t_max=None, correction=False, omega=None)``
     ``rho = A t^-delta (1 + a t^-omega)`` -> ``delta``, ``amplitude`` (``a``, ``omega``).
-``critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=4)``
+``critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2)``
     Zero of the late-time curvature of ``ln rho`` vs ``ln t`` across the sweep ->
     ``{control}_c`` and ``delta`` there (``var="survival"`` on seed runs gives ``delta'``).
 ``stationary_density(obj, var="rho", t_min=None)`` -> ``rho_s``.

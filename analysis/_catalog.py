@@ -68,7 +68,8 @@ def _load() -> dict:
                            "source": f"derived: {rel}"}
         out[cid] = {"name": c["name"], "dims": list(c["dims"]),
                     "upper_critical": bool(c.get("upper_critical", False)), "exponents": ex,
-                    "relations": list(c.get("relations", []))}
+                    "relations": list(c.get("relations", [])),
+                    "fss_N": c.get("fss_N")}
     return out
 
 
@@ -129,7 +130,9 @@ def fss_exponents(cls: str, size_kind: str = "L", dim: int | None = None) -> dic
     For a lattice class in ``d`` dimensions: ``a = delta z``, ``b = z`` in the linear size
     ``L``, and ``a = delta z / d``, ``b = z / d`` in the number of sites ``N = L^d``. For the
     mean-field class the number of sites is the scaling variable: ``a = b = 1/2`` in ``N``
-    (complete graph: ``rho = N^-1/2 f(t / N^1/2)``), ``a = b = d/2`` in ``L`` for ``d >= 4``.
+    (complete graph: ``rho = N^-1/2 f(t / N^1/2)``), ``a = b = d/2`` in ``L`` for ``d >= 4``;
+    a class may state its own width scaling (``fss_N`` in ``catalog.json``; two-replica
+    networks, ``mean_field_multiplicative``: ``a = b = 1``).
 
     Parameters
     ----------
@@ -150,6 +153,8 @@ def fss_exponents(cls: str, size_kind: str = "L", dim: int | None = None) -> dic
                          f"got {size_kind!r}")
     c = _load()[cls]
     ex = {k: Estimate(v["value"], v["error"]) for k, v in c["exponents"].items()}
+    if size_kind == "N" and c.get("fss_N"):  # a class with its own width scaling (networks)
+        return {k: Estimate(c["fss_N"][k]["value"], c["fss_N"][k]["error"]) for k in ("a", "b")}
     if c["upper_critical"]:
         if size_kind == "N":
             return {"a": Estimate(0.5, 0.0), "b": Estimate(0.5, 0.0)}

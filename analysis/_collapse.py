@@ -224,12 +224,13 @@ def _mu(form, q, lnY, frac=0.5):
     lnA = float(np.mean(gm[:n0]))
     target = lnA + math.log(frac)
     below = np.nonzero(gm < target)[0]
-    if below.size == 0 or below[0] == 0:
-        return math.exp(lnA), np.nan
-    j = below[0]
-    x1, x2, g1, g2 = xm[j - 1], xm[j], gm[j - 1], gm[j]
-    xs = x1 + (target - g1) * (x2 - x1) / (g2 - g1)
-    return math.exp(lnA), math.exp(xs)
+    with np.errstate(over="ignore"):  # an amplitude beyond float range is inf, not an error
+        if below.size == 0 or below[0] == 0:
+            return float(np.exp(lnA)), np.nan
+        j = below[0]
+        x1, x2, g1, g2 = xm[j - 1], xm[j], gm[j - 1], gm[j]
+        xs = x1 + (target - g1) * (x2 - x1) / (g2 - g1)
+        return float(np.exp(lnA)), float(np.exp(xs))
 
 
 def collapse(data, var="rho", form="size", size_dim=None, control=None, critical=None,

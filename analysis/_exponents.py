@@ -482,9 +482,8 @@ def fit_beta(obj, critical, control=None, var="rho", t_min=None, delta_min=None,
     xarray.Dataset
         ``beta``, ``amplitude`` with errors; per control value ``rho_s`` with errors.
     """
-    c, control, x = _control_curves(obj, var, control, dim, sample_dim)
-    xc = critical_value(critical, control)
-    delta_min = 3 * xc.error if delta_min is None else float(delta_min)
+    c, control, x, xc, delta_min = _off_critical_setup(obj, var, control, critical, delta_min,
+                                                       dim, sample_dim)
     lo = 0.5 * c.t[-1] if t_min is None else float(t_min)
     m = (c.t >= lo) & (c.t > 0)
     if not m.any():
@@ -509,13 +508,8 @@ def fit_beta(obj, critical, control=None, var="rho", t_min=None, delta_min=None,
                              f"a stationary rho_s > 0, got {int(sel.sum())}")
         return _fit_loglog(d[sel], reps[:, sel], err[sel], None, "beta")
 
-    s, amp = run(xc.value)
-    beta_err = float(_core.jackknife_error(s))
+    s, amp, beta_err = _fit_shifted(run, xc)
     amp_err = float(_core.jackknife_error(amp))
-    if xc.error > 0:
-        sp, _ = run(xc.value + xc.error)
-        sm, _ = run(xc.value - xc.error)
-        beta_err = math.hypot(beta_err, 0.5 * abs(sp[0] - sm[0]))
     return xr.Dataset({"beta": ((), s[0]), "beta_error": ((), beta_err),
                        "amplitude": ((), amp[0]), "amplitude_error": ((), amp_err),
                        "rho_s": ((control,), reps[0]), "rho_s_error": ((control,), err)},
@@ -528,6 +522,45 @@ def _relaxed(full, t, decay):
     """Curves whose integrand ``t y(t)`` has fallen below ``decay`` of its maximum."""
     ty = np.nan_to_num(full, nan=0.0) * t
     return ty[..., -1] <= decay * np.max(ty, axis=-1)
+
+
+def _off_critical_setup(obj, var, control, critical, delta_min, dim, sample_dim):
+    """Curves over the control dim, the critical value and ``delta_min`` (default ``3 sigma``)."""
+    c, control, x = _control_curves(obj, var, control, dim, sample_dim)
+    xc = critical_value(critical, control)
+    delta_min = 3 * xc.error if delta_min is None else float(delta_min)
+    return c, control, x, xc, delta_min
+
+
+def _tau_reps(c, decay, positive=False):
+    """Replicas of ``tau = int t y dt / int y dt``, NaN where a curve has not relaxed.
+
+    Not relaxed: see :func:`_relaxed`; with ``positive``, also ``int y dt <= 0``.
+    """
+    reps = _reps(c)
+    relaxed = _relaxed(reps[0], c.t, decay)
+    y = np.nan_to_num(reps, nan=0.0)
+    num = np.trapezoid(y * c.t, c.t, axis=-1)
+    den = np.trapezoid(y, c.t, axis=-1)
+    if positive:
+        relaxed = relaxed & (den > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(relaxed, num / den, np.nan)
+
+
+def _fit_shifted(run, xc):
+    """Return ``run(x_c)`` = ``(slopes, amplitudes)`` and the error of the slope.
+
+    The error is the jackknife one plus, in quadrature, half the shift of the slope when
+    ``x_c`` moves by its error.
+    """
+    s, amp = run(xc.value)
+    err = float(_core.jackknife_error(s))
+    if xc.error > 0:
+        sp, _ = run(xc.value + xc.error)
+        sm, _ = run(xc.value - xc.error)
+        err = math.hypot(err, 0.5 * abs(sp[0] - sm[0]))
+    return s, amp, err
 
 
 def relaxation_time(obj, var="rho", decay=0.01, dim="t", sample_dim="batch"):
@@ -553,13 +586,7 @@ def relaxation_time(obj, var="rho", decay=0.01, dim="t", sample_dim="batch"):
     c = curves(obj, var, dim, sample_dim)
     if c.t.size < 3:
         raise ValueError(f"{c.name}: need at least 3 times for a relaxation time")
-    reps = _reps(c)
-    relaxed = _relaxed(reps[0], c.t, decay)
-    y = np.nan_to_num(reps, nan=0.0)
-    num = np.trapezoid(y * c.t, c.t, axis=-1)
-    den = np.trapezoid(y, c.t, axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tau = np.where(relaxed & (den > 0), num / den, np.nan)
+    tau = _tau_reps(c, decay, positive=True)
     if not np.any(np.isfinite(tau[0])):
         raise ValueError(f"{c.name}: no curve relaxes (t*{c.name} below {decay:g} of its "
                          f"maximum) by t={c.t[-1]:g}; simulate longer or sweep further into the "
@@ -597,15 +624,9 @@ def fit_nu_par(obj, critical, control=None, var="rho", decay=0.01, delta_min=Non
     xarray.Dataset
         ``nu_par``, ``amplitude`` with errors; per control value ``tau`` with errors.
     """
-    c, control, x = _control_curves(obj, var, control, dim, sample_dim)
-    xc = critical_value(critical, control)
-    delta_min = 3 * xc.error if delta_min is None else float(delta_min)
-    reps = _reps(c)
-    relaxed = _relaxed(reps[0], c.t, decay)
-    y = np.nan_to_num(reps, nan=0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tau = np.trapezoid(y * c.t, c.t, axis=-1) / np.trapezoid(y, c.t, axis=-1)
-    tau = np.where(relaxed, tau, np.nan)
+    c, control, x, xc, delta_min = _off_critical_setup(obj, var, control, critical, delta_min,
+                                                       dim, sample_dim)
+    tau = _tau_reps(c, decay)
     err = _core.jackknife_error(tau)
     fin = np.isfinite(tau[0])
     if not fin.any():
@@ -621,12 +642,7 @@ def fit_nu_par(obj, critical, control=None, var="rho", decay=0.01, delta_min=Non
                              f"{int(sel.sum())}")
         return _fit_loglog(d[sel], tau[:, sel], err[sel], None, "nu_par")
 
-    s, amp = run(xc.value)
-    nu_err = float(_core.jackknife_error(s))
-    if xc.error > 0:
-        sp, _ = run(xc.value + xc.error)
-        sm, _ = run(xc.value - xc.error)
-        nu_err = math.hypot(nu_err, 0.5 * abs(sp[0] - sm[0]))
+    s, amp, nu_err = _fit_shifted(run, xc)
     return xr.Dataset({"nu_par": ((), -s[0]), "nu_par_error": ((), nu_err),
                        "amplitude": ((), amp[0]),
                        "amplitude_error": ((), float(_core.jackknife_error(amp))),

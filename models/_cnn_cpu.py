@@ -7,14 +7,14 @@ of a sample is ``h[x, c]`` and the replica difference ``d[x, c]``.
 from __future__ import annotations
 
 import math
-import types
 
 import numpy as np
 from absorbphys.models._mlp_cpu import normal_pair_fast, replica_rho
-from absorbphys.models.activations import act_phi_diff
+from absorbphys.models.activations import act_phi_diff, rebind_njit, user_namespace_cpu
 from numba import njit, prange
 
 from absorbphys import _rng
+from absorbphys._kernels import alloc_sums, record_sums
 from absorbphys._rng import sample_key, step_key
 
 STREAM_DYNAMICS = _rng.STREAM_DYNAMICS
@@ -94,12 +94,7 @@ def _py_cnn_measure(h, d, eps, r2site, out_rho, out_rho2, out_surv, out_nact, ou
         if r > eps:
             nact += 1.0
             r2 += r2site[x]
-    rho = tot / S
-    out_rho[b, ti] += rho
-    out_rho2[b, ti] += rho * rho
-    if nact > 0:
-        out_surv[b, ti] += 1.0
-    out_nact[b, ti] += nact
+    record_sums(out_rho, out_rho2, out_surv, out_nact, b, ti, tot / S, nact)
     out_r2[b, ti] += r2
 
 
@@ -247,10 +242,7 @@ def _py_cnn_kernel(code, L, dim, C, K, shared, sw, sb, q0, rho0, seed_only, time
     nb = edges.shape[0] - 1
     nt = times.shape[0]
     S = L ** dim
-    rho_s = np.zeros((nb, nt))
-    rho2_s = np.zeros((nb, nt))
-    surv_s = np.zeros((nb, nt))
-    nact_s = np.zeros((nb, nt))
+    rho_s, rho2_s, surv_s, nact_s = alloc_sums(nb, nt)
     r2_s = np.zeros((nb, nt))
     nbr = neighbours(L, dim, K)
     r2site = site_r2(L, dim)
@@ -272,19 +264,9 @@ def compile_for(act):
     """Return the CNN kernel compiled for a user activation (no disk cache)."""
     if act in _USER_KERNELS:
         return _USER_KERNELS[act]
-    phi, diff = act.user["phi"], act.user["diff"]
-
-    @njit(inline="always")
-    def u_phi_diff(code, a, d):
-        return phi(a), diff(a, d)
-
-    ns = dict(globals())
-    ns["act_phi_diff"] = u_phi_diff
-    f = _py_activate
-    ns["activate"] = njit(cache=False)(types.FunctionType(f.__code__, ns, f.__name__))
-    f = _py_cnn_sample
-    ns["cnn_sample"] = njit(cache=False)(types.FunctionType(f.__code__, ns, f.__name__))
-    f = _py_cnn_kernel
-    kern = njit(cache=False, parallel=True)(types.FunctionType(f.__code__, ns, f.__name__))
+    ns = user_namespace_cpu(act, globals())
+    ns["activate"] = rebind_njit(_py_activate, ns)
+    ns["cnn_sample"] = rebind_njit(_py_cnn_sample, ns)
+    kern = rebind_njit(_py_cnn_kernel, ns, parallel=True)
     _USER_KERNELS[act] = kern
     return kern

@@ -28,6 +28,7 @@ from absorbphys.models import _cnn_cpu, _mlp_cuda
 from numba import njit
 
 from absorbphys import _cuda
+from absorbphys._kernels import alloc_sums, record_sums, sums_dict
 from absorbphys._rng import STREAM_DYNAMICS, STREAM_INPUT, STREAM_WEIGHTS
 
 cuda = _cuda.require()
@@ -248,21 +249,13 @@ def _sums(per, edges):
     # per[s, ti] = (rho, active sites, r2): per-batch sums in sample order (as the CPU)
     nb = len(edges) - 1
     nt = per.shape[1]
-    rho = np.zeros((nb, nt))
-    rho2 = np.zeros((nb, nt))
-    surv = np.zeros((nb, nt))
-    nact = np.zeros((nb, nt))
+    rho, rho2, surv, nact = alloc_sums(nb, nt)
     r2 = np.zeros((nb, nt))
     s0 = edges[0]
     for b in range(nb):
         for s in range(edges[b], edges[b + 1]):
             for ti in range(nt):
-                r = per[s - s0, ti, 0]
-                rho[b, ti] += r
-                rho2[b, ti] += r * r
-                if per[s - s0, ti, 1] > 0:
-                    surv[b, ti] += 1.0
-                nact[b, ti] += per[s - s0, ti, 1]
+                record_sums(rho, rho2, surv, nact, b, ti, per[s - s0, ti, 0], per[s - s0, ti, 1])
                 r2[b, ti] += per[s - s0, ti, 2]
     return rho, rho2, surv, nact, r2
 
@@ -367,14 +360,10 @@ def run_process(process, times, edges, init, seed):
     from absorbphys.models.activations import get_activation
     from absorbphys.models.meanfield import init_rho
 
-    r, r2, s, na, rr = cnn(get_activation(process.activation), process.L, process.dim,
+    sums = cnn(get_activation(process.activation), process.L, process.dim,
                            process.channels, process.kernel_size, bool(process.weight_sharing),
                            float(process.sigma_w), float(process.sigma_b),
                            process.input_variance(), init_rho(init, process.seed_rho),
                            init == "seed", times, edges, int(seed), float(process.eps),
                            np.dtype(process.dtype))
-    out = {"rho": r, "rho2": r2, "survival": s}
-    if init == "seed":
-        out["n_active"] = na
-        out["r2"] = rr
-    return out
+    return sums_dict(sums, init == "seed")

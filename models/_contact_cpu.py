@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from absorbphys._kernels import alloc_sums, record_sums
 from absorbphys._rng import STREAM_DYNAMICS, draw, sample_key, step_key, to_unit
 
 _MASK_LOW2 = np.uint64(1)
@@ -105,10 +106,7 @@ def run_contact(L, dim, lam, times, edges, seed, seed_init, events=None):
     """
     nb = len(edges) - 1
     nt = len(times)
-    rho = np.zeros((nb, nt))
-    rho2 = np.zeros((nb, nt))
-    surv = np.zeros((nb, nt))
-    nact = np.zeros((nb, nt))
+    rho, rho2, surv, nact = alloc_sums(nb, nt)
     r2 = np.zeros((nb, nt))
     N = L ** dim
     pdeath = 1.0 / (1.0 + lam)
@@ -143,11 +141,7 @@ def run_contact(L, dim, lam, times, edges, seed, seed_init, events=None):
                     break
                 tnext = t + 1.0 / (rate * n)
                 while ti < nt and times[ti] < tnext:
-                    r = n / N
-                    rho[b, ti] += r
-                    rho2[b, ti] += r * r
-                    surv[b, ti] += 1.0
-                    nact[b, ti] += n
+                    record_sums(rho, rho2, surv, nact, b, ti, n / N, n)  # n > 0 here
                     if seed_init:
                         r2[b, ti] += _r2_sites(lst, n, L, dim)
                     ti += 1
@@ -191,10 +185,7 @@ def run_mean_field_contact(N, lam, times, edges, seed, seed_init, events=None):
     """
     nb = len(edges) - 1
     nt = len(times)
-    rho = np.zeros((nb, nt))
-    rho2 = np.zeros((nb, nt))
-    surv = np.zeros((nb, nt))
-    nact = np.zeros((nb, nt))
+    rho, rho2, surv, nact = alloc_sums(nb, nt)
     pdeath = 1.0 / (1.0 + lam)
     rate = 1.0 + lam
     for b in prange(nb):
@@ -209,11 +200,7 @@ def run_mean_field_contact(N, lam, times, edges, seed, seed_init, events=None):
                     break
                 tnext = t + 1.0 / (rate * n)
                 while ti < nt and times[ti] < tnext:
-                    r = n / N
-                    rho[b, ti] += r
-                    rho2[b, ti] += r * r
-                    surv[b, ti] += 1.0
-                    nact[b, ti] += n
+                    record_sums(rho, rho2, surv, nact, b, ti, n / N, n)  # n > 0 here
                     ti += 1
                 if ti >= nt:
                     break

@@ -21,6 +21,7 @@ import numpy as np
 from absorbphys.models import _contact_cpu
 
 from absorbphys import _cuda
+from absorbphys._kernels import sums_dict
 from absorbphys._rng import STREAM_DYNAMICS
 
 cuda = _cuda.require()
@@ -263,15 +264,7 @@ def run_process(process, times, edges, init, seed):
     """
     seed_init = init == "seed"
     if hasattr(process, "N") and not hasattr(process, "L"):
-        rho, rho2, surv, nact = run_mean_field_contact(process.N, process.lam, times, edges,
-                                                       seed, seed_init)
-        r2 = None
+        sums = run_mean_field_contact(process.N, process.lam, times, edges, seed, seed_init)
     else:
-        rho, rho2, surv, nact, r2 = run_contact(process.L, process.dim, process.lam, times,
-                                                edges, seed, seed_init)
-    out = {"rho": rho, "rho2": rho2, "survival": surv}
-    if seed_init:
-        out["n_active"] = nact
-        if r2 is not None:
-            out["r2"] = r2
-    return out
+        sums = run_contact(process.L, process.dim, process.lam, times, edges, seed, seed_init)
+    return sums_dict(sums, seed_init)

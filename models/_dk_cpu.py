@@ -35,6 +35,7 @@ import numpy as np
 from numba import njit, prange
 from numba.cpython.unsafe.numbers import trailing_zeros
 
+from absorbphys._kernels import alloc_sums, record_sums
 from absorbphys._rng import STREAM_DYNAMICS, draw, fixed_point, sample_key, step_key, to_unit
 
 _U0 = np.uint64(0)
@@ -73,24 +74,37 @@ def _popcount(x):
     return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
+@njit(cache=True, inline="always")
+def _centred(i, t, L):
+    # twice the minimum-image distance of site i to the cone centre -t/2
+    d = (2 * i + t) % (2 * L)
+    if d > L:
+        d -= 2 * L
+    return d
+
+
+@njit(cache=True, inline="always")
+def _lowest_bit(x):
+    # (lowest set bit of x != 0 as a word, its index)
+    low = x & (~x + _U1)
+    j = 0
+    m = low
+    while m > _U1:
+        m >>= _U1
+        j += 1
+    return low, j
+
+
 @njit(cache=True)
 def _r2_packed(s, nw, L, t):
     # sum over active sites of the squared minimum-image distance to the cone centre -t/2
     tot = 0.0
-    twoL = 2 * L
     for w in range(nw):
         x = s[w]
         while x != _U0:
-            low = x & (~x + _U1)
-            j = 0
-            m = low
-            while m > _U1:
-                m >>= _U1
-                j += 1
+            low, j = _lowest_bit(x)
             x ^= low
-            d = (2 * (64 * w + j) + t) % twoL
-            if d > L:
-                d -= twoL
+            d = _centred(64 * w + j, t, L)
             tot += 0.25 * d * d
     return tot
 
@@ -124,12 +138,7 @@ def _packed_sample(s, L, nw, lt, t1, t2, times, k0, seed_init, b, rho, rho2, sur
     und2 = _ALL if (nd2 > 0 and not one2) else _U0
     while ti < nt:
         if times[ti] == t:
-            r = count / L
-            rho[b, ti] += r
-            rho2[b, ti] += r * r
-            if count > 0:
-                surv[b, ti] += 1.0
-            nact[b, ti] += count
+            record_sums(rho, rho2, surv, nact, b, ti, count / L, count)
             if seed_init and count > 0:
                 r2[b, ti] += _r2_packed(s, nw, L, t)
             ti += 1
@@ -192,10 +201,7 @@ def run_dk1_packed(L, p1, p2, times, edges, seed, seed_init, chunk=_B):
     """1+1 DK, bit-packed (64 sites per uint64 word, any L >= 2); see the module docstring."""
     nb = len(edges) - 1
     nt = len(times)
-    rho = np.zeros((nb, nt))
-    rho2 = np.zeros((nb, nt))
-    surv = np.zeros((nb, nt))
-    nact = np.zeros((nb, nt))
+    rho, rho2, surv, nact = alloc_sums(nb, nt)
     r2 = np.zeros((nb, nt))
     nw = (L + 63) // 64
     lt = L - 64 * (nw - 1)
@@ -229,10 +235,7 @@ def run_dk1_scalar(L, p1, p2, times, edges, seed, seed_init):
     """1+1 DK, one byte per site: the test reference of :func:`run_dk1_packed` (same stream)."""
     nb = len(edges) - 1
     nt = len(times)
-    rho = np.zeros((nb, nt))
-    rho2 = np.zeros((nb, nt))
-    surv = np.zeros((nb, nt))
-    nact = np.zeros((nb, nt))
+    rho, rho2, surv, nact = alloc_sums(nb, nt)
     r2 = np.zeros((nb, nt))
     P1, one1, nd1, dig1 = threshold_tables(p1)
     P2, one2, nd2, dig2 = threshold_tables(p2)
@@ -253,18 +256,11 @@ def run_dk1_scalar(L, p1, p2, times, edges, seed, seed_init):
                 for i in range(L):
                     count += s[i]
                 if times[ti] == t:
-                    r = count / L
-                    rho[b, ti] += r
-                    rho2[b, ti] += r * r
-                    if count > 0:
-                        surv[b, ti] += 1.0
-                    nact[b, ti] += count
+                    record_sums(rho, rho2, surv, nact, b, ti, count / L, count)
                     if seed_init:
                         for i in range(L):
                             if s[i]:
-                                d = (2 * i + t) % (2 * L)
-                                if d > L:
-                                    d -= 2 * L
+                                d = _centred(i, t, L)
                                 r2[b, ti] += 0.25 * d * d
                     ti += 1
                     continue
@@ -292,10 +288,7 @@ def run_dk2_scalar(L, pn, times, edges, seed, seed_init):
     """
     nb = len(edges) - 1
     nt = len(times)
-    rho = np.zeros((nb, nt))
-    rho2 = np.zeros((nb, nt))
-    surv = np.zeros((nb, nt))
-    nact = np.zeros((nb, nt))
+    rho, rho2, surv, nact = alloc_sums(nb, nt)
     r2 = np.zeros((nb, nt))
     N = L * L
     for b in prange(nb):
@@ -314,23 +307,14 @@ def run_dk2_scalar(L, pn, times, edges, seed, seed_init):
             ti = 0
             while ti < nt:
                 if times[ti] == t:
-                    r = count / N
-                    rho[b, ti] += r
-                    rho2[b, ti] += r * r
-                    if count > 0:
-                        surv[b, ti] += 1.0
-                    nact[b, ti] += count
+                    record_sums(rho, rho2, surv, nact, b, ti, count / N, count)
                     if seed_init:
                         acc = 0.0
                         for y in range(L):
                             for x in range(L):
                                 if s[y, x]:
-                                    dx = (2 * x + t) % (2 * L)
-                                    if dx > L:
-                                        dx -= 2 * L
-                                    dy = (2 * y + t) % (2 * L)
-                                    if dy > L:
-                                        dy -= 2 * L
+                                    dx = _centred(x, t, L)
+                                    dy = _centred(y, t, L)
                                     acc += 0.25 * (dx * dx + dy * dy)
                         r2[b, ti] += acc
                     ti += 1
@@ -357,24 +341,14 @@ def run_dk2_scalar(L, pn, times, edges, seed, seed_init):
 @njit(cache=True)
 def _r2_packed2(s, nw, L, t):
     tot = 0.0
-    twoL = 2 * L
     for y in range(L):
-        dy = (2 * y + t) % twoL
-        if dy > L:
-            dy -= twoL
+        dy = _centred(y, t, L)
         for w in range(nw):
             x = s[y * nw + w]
             while x != _U0:
-                low = x & (~x + _U1)
-                j = 0
-                m = low
-                while m > _U1:
-                    m >>= _U1
-                    j += 1
+                low, j = _lowest_bit(x)
                 x ^= low
-                dx = (2 * (64 * w + j) + t) % twoL
-                if dx > L:
-                    dx -= twoL
+                dx = _centred(64 * w + j, t, L)
                 tot += 0.25 * (dx * dx + dy * dy)
     return tot
 
@@ -411,12 +385,7 @@ def _packed2_sample(s, row0, firstw, L, nw, lt, pn, times, k0, seed_init, b, rho
     ti = 0
     while ti < nt:
         if times[ti] == t:
-            r = count / N
-            rho[b, ti] += r
-            rho2[b, ti] += r * r
-            if count > 0:
-                surv[b, ti] += 1.0
-            nact[b, ti] += count
+            record_sums(rho, rho2, surv, nact, b, ti, count / N, count)
             if seed_init and count > 0:
                 r2[b, ti] += _r2_packed2(s, nw, L, t)
             ti += 1
@@ -511,10 +480,7 @@ def run_dk2_packed(L, pn, times, edges, seed, seed_init, chunk=_B):
     """2+1 DK on the bcc lattice, bit-packed rows; ``pn[n]`` for ``n = 0..4`` parents."""
     nb = len(edges) - 1
     nt = len(times)
-    rho = np.zeros((nb, nt))
-    rho2 = np.zeros((nb, nt))
-    surv = np.zeros((nb, nt))
-    nact = np.zeros((nb, nt))
+    rho, rho2, surv, nact = alloc_sums(nb, nt)
     r2 = np.zeros((nb, nt))
     nw = (L + 63) // 64
     lt = L - 64 * (nw - 1)

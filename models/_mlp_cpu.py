@@ -18,14 +18,23 @@ scalar formulas to a few ulp; the uniforms are the same draws.
 from __future__ import annotations
 
 import math
-import types
 
 import numpy as np
-from absorbphys.models.activations import _POW2, HARD_TANH, RELU, TANH, act_phi_diff, tanh_pair
+from absorbphys.models.activations import (
+    _POW2,
+    HARD_TANH,
+    RELU,
+    TANH,
+    act_phi_diff,
+    rebind_njit,
+    tanh_pair,
+    user_namespace_cpu,
+)
 from numba import njit, prange
 from numba.cpython.unsafe.numbers import leading_zeros
 
 from absorbphys import _rng
+from absorbphys._kernels import alloc_sums
 from absorbphys._rng import draw, sample_key, step_key
 
 STREAM_DYNAMICS = _rng.STREAM_DYNAMICS
@@ -433,10 +442,7 @@ gaussian_sample = njit(cache=True)(_py_gaussian_sample)
 def _py_mlp_gaussian(code, n, sw, sb, q0, rho0, times, edges, seed, eps, dtype_one):
     nb = edges.shape[0] - 1
     nt = times.shape[0]
-    rho_s = np.zeros((nb, nt))
-    rho2_s = np.zeros((nb, nt))
-    surv_s = np.zeros((nb, nt))
-    nact_s = np.zeros((nb, nt))
+    rho_s, rho2_s, surv_s, nact_s = alloc_sums(nb, nt)
     sw2n = sw * sw / n
     sb2 = sb * sb
     for b in prange(nb):
@@ -587,18 +593,10 @@ def compile_for(act):
     """Return ``(mlp_gaussian, act_pairs)`` compiled for a user activation (no disk cache)."""
     if act in _USER_KERNELS:
         return _USER_KERNELS[act]
-    phi, diff = act.user["phi"], act.user["diff"]
-
-    @njit(inline="always")
-    def u_phi_diff(code, a, d):
-        return phi(a), diff(a, d)
-
-    ns = dict(globals())
-    ns["act_phi_diff"] = u_phi_diff
+    ns = user_namespace_cpu(act, globals())
 
     def rebind(fn, **kw):
-        f = types.FunctionType(fn.__code__, ns, fn.__name__, fn.__defaults__, fn.__closure__)
-        return njit(cache=False, **kw)(f)
+        return rebind_njit(fn, ns, **kw)
 
     # the user activation's code (-1) never takes the built-in tanh path of act_block
     ns["act_block"] = rebind(_py_act_block, inline="always")

@@ -36,6 +36,7 @@ from absorbphys.models import activations as _act
 from numba import njit
 
 from absorbphys import _cuda
+from absorbphys._kernels import alloc_sums
 from absorbphys._rng import STREAM_DYNAMICS, STREAM_INPUT, STREAM_WEIGHTS
 
 cuda = _cuda.require()
@@ -392,10 +393,7 @@ def _gauss_sums(rho_ps, edges, n, eps):
     # per-batch sums in sample order, as _mlp_cpu.mlp_gaussian accumulates them
     nb = len(edges) - 1
     nt = rho_ps.shape[1]
-    rho = np.zeros((nb, nt))
-    rho2 = np.zeros((nb, nt))
-    surv = np.zeros((nb, nt))
-    nact = np.zeros((nb, nt))
+    rho, rho2, surv, nact = alloc_sums(nb, nt)
     s0 = edges[0]
     for b in range(nb):
         for s in range(edges[b], edges[b + 1]):

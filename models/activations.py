@@ -44,6 +44,7 @@ functions are compiled per process without the on-disk cache.
 from __future__ import annotations
 
 import math
+import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -243,6 +244,53 @@ act_dphi = njit(cache=True, inline="always")(_py_act_dphi)
 act_d2phi = njit(cache=True, inline="always")(_py_act_d2phi)
 act_diff = njit(cache=True, inline="always")(_py_act_diff)
 act_phi_diff = njit(cache=True, inline="always")(_py_act_phi_diff)
+
+
+def user_namespace_cpu(act, base):
+    """Copy of a CPU kernel module's namespace with ``act_phi_diff`` bound to a user activation.
+
+    Parameters
+    ----------
+    act : Activation
+        A user activation (``act.user`` holds its compiled ``phi`` and ``diff``).
+    base : dict
+        The module's globals.
+
+    Returns
+    -------
+    dict
+        Globals for :func:`rebind_njit`.
+    """
+    phi, diff = act.user["phi"], act.user["diff"]
+
+    @njit(inline="always")
+    def u_phi_diff(code, a, d):
+        return phi(a), diff(a, d)
+
+    ns = dict(base)
+    ns["act_phi_diff"] = u_phi_diff
+    return ns
+
+
+def rebind_njit(fn, ns, **kw):
+    """Compile a pure-Python kernel function against the globals ``ns`` (no disk cache).
+
+    Parameters
+    ----------
+    fn : function
+        The pure-Python function (``_py_*``).
+    ns : dict
+        Globals it is rebound to (see :func:`user_namespace_cpu`).
+    **kw
+        Further options of :func:`numba.njit`.
+
+    Returns
+    -------
+    numba.core.registry.CPUDispatcher
+        The compiled function.
+    """
+    f = types.FunctionType(fn.__code__, ns, fn.__name__, fn.__defaults__, fn.__closure__)
+    return njit(cache=False, **kw)(f)
 
 
 def _bind(fn, code):

@@ -31,9 +31,10 @@ from typing import ClassVar
 import numpy as np
 from absorbphys.models import _cnn_cpu
 from absorbphys.models.activations import ACTIVATIONS, get_activation
-from absorbphys.models.meanfield import _q_star, check_c0_init, init_rho
+from absorbphys.models.meanfield import check_c0_init, init_rho, input_variance
 
 import absorbphys
+from absorbphys._kernels import sums_dict
 from absorbphys._params import Param
 from absorbphys._process import AbsorbingProcess
 
@@ -134,10 +135,7 @@ class CNN(AbsorbingProcess):
 
     def input_variance(self) -> float:
         """Return the layer-0 variance (``q0``, or the mean-field ``q*`` when ``q0 == 0``)."""
-        if self.q0 > 0:
-            return float(self.q0)
-        q = _q_star(self.sigma_w, self.sigma_b, get_activation(self.activation))
-        return float(q) if np.isfinite(q) and q > 0 else 1.0
+        return input_variance(self.q0, self.sigma_w, self.sigma_b, self.activation)
 
     def _run(self, backend, times, sample_edges, init, seed):
         if backend == "cuda":
@@ -146,15 +144,10 @@ class CNN(AbsorbingProcess):
             return _cnn_cuda.run_process(self, times, sample_edges, init, seed)
         act = get_activation(self.activation)
         kern = _cnn_cpu.cnn_kernel if act.code >= 0 else _cnn_cpu.compile_for(act)
-        r, r2, s, na, rr = kern(
+        return sums_dict(kern(
             np.int64(act.code), np.int64(self.L), np.int64(self.dim), np.int64(self.channels),
             np.int64(self.kernel_size), bool(self.weight_sharing), float(self.sigma_w),
             float(self.sigma_b), self.input_variance(), init_rho(init, self.seed_rho),
             init == "seed", np.asarray(times, dtype=np.int64),
             np.asarray(sample_edges, dtype=np.int64), np.int64(seed), float(self.eps),
-            np.ones(1, dtype=np.dtype(self.dtype)))
-        out = {"rho": r, "rho2": r2, "survival": s}
-        if init == "seed":
-            out["n_active"] = na
-            out["r2"] = rr
-        return out
+            np.ones(1, dtype=np.dtype(self.dtype))), init == "seed")

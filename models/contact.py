@@ -22,6 +22,7 @@ import numpy as np
 
 import absorbphys
 from absorbphys import AbsorbingProcess, Param
+from absorbphys._kernels import sums_dict
 
 _LAM = Param("float", low=0.0, doc="infection rate per active site (death rate 1)")
 
@@ -87,16 +88,11 @@ class ContactProcess(_ContactBase):
             from absorbphys.models import _contact_cuda
 
             return _contact_cuda.run_process(self, times, sample_edges, init, seed)
-        rho, rho2, surv, nact, r2 = _contact_cpu.run_contact(
+        return sums_dict(_contact_cpu.run_contact(
             np.int64(self.L), np.int64(self.dim), float(self.lam),
             np.ascontiguousarray(times, dtype=np.float64),
             np.ascontiguousarray(sample_edges, dtype=np.int64), np.int64(seed),
-            init == "seed")
-        out = {"rho": rho, "rho2": rho2, "survival": surv}
-        if init == "seed":
-            out["n_active"] = nact
-            out["r2"] = r2
-        return out
+            init == "seed"), init == "seed")
 
 
 @absorbphys.register
@@ -146,11 +142,7 @@ class MeanFieldContactProcess(_ContactBase):
             from absorbphys.models import _contact_cuda
 
             return _contact_cuda.run_process(self, times, sample_edges, init, seed)
-        rho, rho2, surv, nact = _contact_cpu.run_mean_field_contact(
+        return sums_dict(_contact_cpu.run_mean_field_contact(
             np.int64(self.N), float(self.lam), np.ascontiguousarray(times, dtype=np.float64),
             np.ascontiguousarray(sample_edges, dtype=np.int64), np.int64(seed),
-            init == "seed")
-        out = {"rho": rho, "rho2": rho2, "survival": surv}
-        if init == "seed":
-            out["n_active"] = nact
-        return out
+            init == "seed"), init == "seed")

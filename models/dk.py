@@ -35,6 +35,7 @@ import numpy as np
 
 import absorbphys
 from absorbphys import AbsorbingProcess, Param
+from absorbphys._kernels import sums_dict
 
 _L_PARAM = Param("int", low=2, doc="linear size (sites per direction), periodic")
 _DIM_PARAM = Param("int", low=1, high=2, default=1,
@@ -92,7 +93,7 @@ class _DKBase(AbsorbingProcess):
         if backend == "cuda":
             from absorbphys.models import _dk_cuda
 
-            return self._pack(_dk_cuda.run_process(self, times, edges, init, seed), init)
+            return sums_dict(_dk_cuda.run_process(self, times, edges, init, seed), seed_init)
         if self.dim == 1:
             p1, p2 = self._dk_probabilities()
             out = _dk_cpu.run_dk1_packed(np.int64(self.L), float(p1), float(p2), times, edges,
@@ -100,15 +101,7 @@ class _DKBase(AbsorbingProcess):
         else:
             out = _dk_cpu.run_dk2_packed(np.int64(self.L), self._pn(), times, edges,
                                          np.int64(seed), seed_init)
-        return self._pack(out, init)
-
-    def _pack(self, out, init):
-        rho, rho2, surv, nact, r2 = out
-        res = {"rho": rho, "rho2": rho2, "survival": surv}
-        if init == "seed":
-            res["n_active"] = nact
-            res["r2"] = r2
-        return res
+        return sums_dict(out, seed_init)
 
 
 @absorbphys.register

@@ -587,6 +587,29 @@ def check_c0_init(init):
     return c0
 
 
+def input_variance(q0, sigma_w, sigma_b, activation):
+    """Return the layer-0 variance of a network: ``q0``, or ``q*`` when ``q0 == 0``.
+
+    Parameters
+    ----------
+    q0 : float
+        Requested input variance (``<= 0``: use the fixed point ``q*``).
+    sigma_w, sigma_b : float
+        Weight and bias standard deviations.
+    activation : str or callable
+        Activation.
+
+    Returns
+    -------
+    float
+        ``q0`` if positive, else ``q*``; ``1`` where ``q*`` is ``0`` or infinite.
+    """
+    if q0 > 0:
+        return float(q0)
+    q = _q_star(sigma_w, sigma_b, get_activation(activation))
+    return float(q) if np.isfinite(q) and q > 0 else 1.0
+
+
 def init_rho(init, seed_rho):
     """Return ``1 - c0`` for a validated initial condition (``seed``: ``seed_rho``)."""
     if init == "full":

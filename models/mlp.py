@@ -42,7 +42,7 @@ from typing import ClassVar
 import numpy as np
 from absorbphys.models import _mlp_cpu
 from absorbphys.models.activations import ACTIVATIONS, get_activation
-from absorbphys.models.meanfield import _q_star, check_c0_init, init_rho
+from absorbphys.models.meanfield import check_c0_init, init_rho, input_variance
 
 import absorbphys
 from absorbphys._params import Param
@@ -148,12 +148,7 @@ class MLP(AbsorbingProcess):
 
     def input_variance(self) -> float:
         """Return the layer-0 variance actually used (``q0``, or ``q*`` when ``q0 == 0``)."""
-        if self.q0 > 0:
-            return float(self.q0)
-        q = _q_star(self.sigma_w, self.sigma_b, get_activation(self.activation))
-        if not np.isfinite(q) or q <= 0:
-            return 1.0
-        return float(q)
+        return input_variance(self.q0, self.sigma_w, self.sigma_b, self.activation)
 
     def _run(self, backend, times, sample_edges, init, seed):
         if backend == "cuda":

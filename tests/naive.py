@@ -174,6 +174,44 @@ def mean_field_contact_rho(lam, t, rho0=1.0):
     return rs / (1.0 + (rs / rho0 - 1.0) * np.exp(-a * t))
 
 
+def local_slopes(ds, t0, m=2.0, n=8):
+    """-d ln rho / d ln t between t and m t, for t in [t0, 10 t0 / m] (log interpolation)."""
+    rho = ds.rho.mean("batch").values
+    t = ds.t.values.astype(float)
+    keep = t > 0
+
+    def f(x):
+        return np.exp(np.interp(np.log(x), np.log(t[keep]), np.log(rho[keep])))
+
+    ts = np.geomspace(t0, 10 * t0 / m, n)
+    return -np.log(f(m * ts) / f(ts)) / np.log(m)
+
+
+def assert_same_any_thread_count(runs, **kw):
+    """Simulate each ``(process, init)`` of ``runs`` with 1 and 2 Numba threads: same datasets.
+
+    ``kw`` goes to :func:`absorbphys.simulate`; skips the test without 2 Numba threads.
+    """
+    import numba
+    import pytest
+    import xarray as xr
+
+    import absorbphys
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 Numba threads")
+    old = numba.get_num_threads()
+    out = []
+    try:
+        for nthreads in (1, 2):
+            numba.set_num_threads(nthreads)
+            out.append([absorbphys.simulate(proc, init=init, **kw) for proc, init in runs])
+    finally:
+        numba.set_num_threads(old)
+    for a, b in zip(*out):
+        xr.testing.assert_equal(a, b)
+
+
 # ============================================================ networks (MLP, CNN)
 
 

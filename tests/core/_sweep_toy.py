@@ -2,46 +2,10 @@
 
 from dataclasses import dataclass
 
-import numpy as np
-from numba import njit
+from _toy import _toy_kernel
 
 import absorbphys as ap
-from absorbphys import Param, _rng
-
-
-@njit(cache=True)
-def _kernel(L, p, times, edges, seed):
-    # site DP on a ring; records at the first integer step >= each output time
-    nb = len(edges) - 1
-    nt = len(times)
-    rho = np.zeros((nb, nt))
-    rho2 = np.zeros((nb, nt))
-    surv = np.zeros((nb, nt))
-    for b in range(nb):
-        for s in range(edges[b], edges[b + 1]):
-            k0 = _rng.sample_key(seed, s, 0)
-            x = np.ones(L, np.uint8)
-            ti = 0
-            t = 0
-            while ti < nt:
-                if t >= times[ti]:
-                    n = 0
-                    for i in range(L):
-                        n += x[i]
-                    r = n / L
-                    rho[b, ti] += r
-                    rho2[b, ti] += r * r
-                    surv[b, ti] += n > 0
-                    ti += 1
-                    continue
-                k = _rng.step_key(k0, t)
-                y = np.zeros(L, np.uint8)
-                for i in range(L):
-                    if (x[i] or x[(i + 1) % L]) and _rng.uniform(k, i) < p:
-                        y[i] = 1
-                x = y
-                t += 1
-    return rho, rho2, surv
+from absorbphys import Param
 
 
 @ap.register
@@ -60,7 +24,7 @@ class SweepToy(ap.AbsorbingProcess):
     inits = ("full",)
 
     def _run(self, backend, times, edges, init, seed):
-        rho, rho2, surv = _kernel(self.L, self.p, times, edges, seed)
+        rho, rho2, surv = _toy_kernel(self.L, self.p, times, edges, seed, False)[:3]
         return {"rho": rho, "rho2": rho2, "survival": surv}
 
 

@@ -11,6 +11,8 @@ from absorbphys import Param, _rng
 
 @njit(cache=True)
 def _toy_kernel(L, p, times, edges, seed, seed_init):
+    # site DP on a ring; records at the first integer step >= each output time (integer or,
+    # for the continuous-time toy of _sweep_toy.py, float times)
     nb = len(edges) - 1
     nt = len(times)
     rho = np.zeros((nb, nt))
@@ -29,7 +31,7 @@ def _toy_kernel(L, p, times, edges, seed, seed_init):
             ti = 0
             t = 0
             while ti < nt:
-                if t == times[ti]:
+                if t >= times[ti]:
                     n = 0
                     m2 = 0.0
                     for i in range(L):

@@ -1,28 +1,13 @@
 """Contact process: lattice d = 1, 2, 3 and complete graph (models/contact.py)."""
 
-import numba
 import numpy as np
 import pytest
-import xarray as xr
 from absorbphys.models import ContactProcess, MeanFieldContactProcess, _contact_cpu
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import absorbphys
 from tests import naive
-
-
-def _local_slopes(ds, t0, m=2.0, n=8):
-    """-d ln rho / d ln t between t and m t, for t in [t0, 10 t0 / m] (log interpolation)."""
-    rho = ds.rho.mean("batch").values
-    t = ds.t.values.astype(float)
-    keep = t > 0
-
-    def f(x):
-        return np.exp(np.interp(np.log(x), np.log(t[keep]), np.log(rho[keep])))
-
-    ts = np.geomspace(t0, 10 * t0 / m, n)
-    return -np.log(f(m * ts) / f(ts)) / np.log(m)
 
 
 @pytest.mark.parametrize("dim,L,lam,init,t_max", [
@@ -91,14 +76,14 @@ def test_1d_critical_decay_slope():
     # L = 2^15 >> t^(1/z) ~ 20 at t = 100; 16 samples: local-slope noise ~0.01
     ds = absorbphys.simulate(ContactProcess(2**15, 3.29785), t_max=100.0, samples=16, seed=2,
                              times=np.geomspace(1, 100, 50))
-    slopes = _local_slopes(ds, 10.0)
+    slopes = naive.local_slopes(ds, 10.0)
     assert np.all((slopes > 0.12) & (slopes < 0.20)), slopes
 
 
 def test_1d_off_critical_slopes_leave_the_band():
     kw = dict(t_max=100.0, samples=8, seed=2, times=np.geomspace(1, 100, 50))
-    sub = _local_slopes(absorbphys.simulate(ContactProcess(2**14, 3.0), **kw), 10.0)
-    sup = _local_slopes(absorbphys.simulate(ContactProcess(2**14, 3.6), **kw), 10.0)
+    sub = naive.local_slopes(absorbphys.simulate(ContactProcess(2**14, 3.0), **kw), 10.0)
+    sup = naive.local_slopes(absorbphys.simulate(ContactProcess(2**14, 3.6), **kw), 10.0)
     assert sub[-1] > 0.20 and sup[-1] < 0.12
 
 
@@ -116,22 +101,10 @@ def test_seed_runs_are_sane(dim, L, lam):
 
 
 def test_same_seed_same_dataset_any_thread_count():
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("needs 2 Numba threads")
-    old = numba.get_num_threads()
-    out = []
-    try:
-        for nthreads in (1, 2):
-            numba.set_num_threads(nthreads)
-            out.append([absorbphys.simulate(proc, t_max=20.0, samples=12, batches=6, init=init,
-                                            seed=77, times="log")
-                        for proc, init in [(ContactProcess(200, 3.3), "full"),
-                                           (ContactProcess(10, 1.7, dim=2), "seed"),
-                                           (MeanFieldContactProcess(500, 1.2), "seed")]])
-    finally:
-        numba.set_num_threads(old)
-    for a, b in zip(*out):
-        xr.testing.assert_equal(a, b)
+    naive.assert_same_any_thread_count([(ContactProcess(200, 3.3), "full"),
+                                        (ContactProcess(10, 1.7, dim=2), "seed"),
+                                        (MeanFieldContactProcess(500, 1.2), "seed")],
+                                       t_max=20.0, samples=12, batches=6, seed=77, times="log")
 
 
 def test_interface():

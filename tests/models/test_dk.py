@@ -1,9 +1,7 @@
 """Domany–Kinzel automaton and directed percolation (models/dk.py, models/_dk_cpu.py)."""
 
-import numba
 import numpy as np
 import pytest
-import xarray as xr
 from absorbphys.models import DirectedPercolation, DomanyKinzel, _dk_cpu
 from absorbphys.models.dk import dk_pn
 from hypothesis import given, settings
@@ -20,19 +18,6 @@ def _kernel_out(run, L, p1, p2, t_max, seed, init, samples=3):
     times = np.arange(t_max + 1, dtype=np.int64)
     edges = np.array([0, samples], dtype=np.int64)
     return run(np.int64(L), float(p1), float(p2), times, edges, np.int64(seed), init == "seed")
-
-
-def _local_slopes(ds, t0, m=2.0, n=8):
-    """-d ln rho / d ln t between t and m t, for t in [t0, 10 t0 / m] (log interpolation)."""
-    rho = ds.rho.mean("batch").values
-    t = ds.t.values.astype(float)
-    keep = t > 0
-
-    def f(x):
-        return np.exp(np.interp(np.log(x), np.log(t[keep]), np.log(rho[keep])))
-
-    ts = np.geomspace(t0, 10 * t0 / m, n)
-    return -np.log(f(m * ts) / f(ts)) / np.log(m)
 
 
 # ------------------------------------------------------------------ exact agreement
@@ -156,22 +141,10 @@ def test_seed_run_observables_are_sane():
 
 
 def test_same_seed_same_dataset_any_thread_count():
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("needs 2 Numba threads")
-    old = numba.get_num_threads()
-    out = []
-    try:
-        for nthreads in (1, 2):
-            numba.set_num_threads(nthreads)
-            out.append([absorbphys.simulate(proc, t_max=60, samples=12, batches=6, init=init,
-                                            seed=123)
-                        for proc, init in [(DirectedPercolation(300, 0.66), "full"),
-                                           (DirectedPercolation(300, 0.66), "seed"),
-                                           (DomanyKinzel(12, 0.5, 0.7, dim=2), "seed")]])
-    finally:
-        numba.set_num_threads(old)
-    for a, b in zip(*out):
-        xr.testing.assert_equal(a, b)
+    naive.assert_same_any_thread_count([(DirectedPercolation(300, 0.66), "full"),
+                                        (DirectedPercolation(300, 0.66), "seed"),
+                                        (DomanyKinzel(12, 0.5, 0.7, dim=2), "seed")],
+                                       t_max=60, samples=12, batches=6, seed=123)
 
 
 # ------------------------------------------------------------------ critical behaviour
@@ -179,7 +152,7 @@ def test_bond_dp_critical_decay_slope():
     # L = 2^16 >> t^(1/z) ~ 80 at t = 1000; 16 samples: local-slope noise ~0.01
     ds = absorbphys.simulate(DirectedPercolation(2**16, 0.644700185), t_max=1000, samples=16,
                              seed=1, times=np.unique(np.geomspace(1, 1000, 60).astype(int)))
-    slopes = _local_slopes(ds, 50.0)
+    slopes = naive.local_slopes(ds, 50.0)
     assert np.all((slopes > 0.12) & (slopes < 0.20)), slopes
 
 
@@ -187,8 +160,8 @@ def test_bond_dp_off_critical_slopes_drift():
     # the same measurement must fail off criticality (sub: slope grows, super: it falls)
     kw = dict(t_max=1000, samples=8, seed=1, times=np.unique(np.geomspace(1, 1000, 60)
                                                                 .astype(int)))
-    sub = _local_slopes(absorbphys.simulate(DirectedPercolation(2**15, 0.63), **kw), 50.0)
-    sup = _local_slopes(absorbphys.simulate(DirectedPercolation(2**15, 0.66), **kw), 50.0)
+    sub = naive.local_slopes(absorbphys.simulate(DirectedPercolation(2**15, 0.63), **kw), 50.0)
+    sup = naive.local_slopes(absorbphys.simulate(DirectedPercolation(2**15, 0.66), **kw), 50.0)
     assert sub[-1] > 0.20 and sup[-1] < 0.12
 
 
@@ -197,7 +170,7 @@ def test_2d_bond_dp_near_critical_and_phases():
     ds = absorbphys.simulate(DirectedPercolation(256, 0.287338, dim=2), t_max=100,
                              samples=4, seed=4, times=times)
     # DP 2+1: delta = 0.451; local slopes approach it from below with corrections
-    slopes = _local_slopes(ds, 10.0, m=2.0, n=5)
+    slopes = naive.local_slopes(ds, 10.0, m=2.0, n=5)
     assert np.all((slopes > 0.36) & (slopes < 0.55)), slopes
     sub = absorbphys.simulate(DirectedPercolation(64, 0.25, dim=2), t_max=200, samples=4)
     sup = absorbphys.simulate(DirectedPercolation(64, 0.33, dim=2), t_max=200, samples=4)
