@@ -271,7 +271,7 @@ def _control_curves(obj, var, control, dim, sample_dim):
 
 
 def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2,
-                   dim="t", sample_dim="batch"):
+                   dim="t", sample_dim="batch", _window_check=True):
     """Critical value of a control-parameter sweep: where ``ln rho`` is straight in ``ln t``.
 
     At each control value a quadratic in ``ln t`` is fitted to ``ln rho`` over the late-time
@@ -282,8 +282,13 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
     change (``n_fit=2``; a weighted straight line through the ``n_fit`` nearest values
     otherwise) gives the zero, the critical value; the decay exponent ``delta``
     (straight-line fit in the same window) is interpolated there in the same way. Every step
-    is repeated on the leave-one-batch-out means (jackknife errors). With several sign changes
-    (noise) the median crossing is used.
+    is repeated on the leave-one-batch-out means (jackknife errors). When a bracketing
+    curvature is within 2 standard errors of zero, the data do not locate the zero inside the
+    bracket and the grid resolution (step / sqrt(12)) is added in quadrature (attribute
+    ``resolution_error``). The whole estimate is repeated on the later half of the window
+    (in ``ln t``); the shifts of the critical value and of ``delta`` are added in quadrature
+    as systematic errors from corrections to scaling (attribute ``window_error``). With
+    several sign changes (noise) the median crossing is used.
 
     Parameters
     ----------
@@ -365,9 +370,28 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
     d_reps = _core.linear_eval(u, dwin[:, near], wd, (xc_reps - x0s) / scale)
     xc_err = float(_core.jackknife_error(xc_reps))
     d_err = float(_core.jackknife_error(d_reps))
+    resolution = 0.0
+    if n_fit == 2 and np.min(np.abs(cv[near]) / np.maximum(ce[near], floor)) < 2.0:
+        # A bracketing curvature is consistent with 0: the data do not place the zero
+        # inside the bracket, so the grid resolution (uniform over the step) limits it.
+        resolution = float(np.ptp(xs)) / np.sqrt(12.0)
+        xc_err = float(np.hypot(xc_err, resolution))
     if not (np.isfinite(xc_err) and np.isfinite(d_err)):
         raise ValueError("control: jackknife failed (a leave-one-out replicate has no "
                          "crossing); record more batches or a narrower sweep")
+    window = 0.0
+    if _window_check:
+        # Corrections to scaling move the zero with the fit window: redo it on the later
+        # half of the window (in ln t) and add the shift in quadrature as a systematic error.
+        try:
+            late = critical_point(obj, control, var, float(np.sqrt(lo * hi)), hi, n_fit,
+                                  dim, sample_dim, _window_check=False)
+        except ValueError:
+            late = None
+        if late is not None:
+            window = abs(float(late[f"{control}_c"]) - float(xc_reps[0]))
+            xc_err = float(np.hypot(xc_err, window))
+            d_err = float(np.hypot(d_err, abs(float(late["delta"]) - float(d_reps[0]))))
     key = f"{control}_c"
     ds = xr.Dataset(
         {key: ((), xc_reps[0]), f"{key}_error": ((), xc_err),
@@ -377,6 +401,7 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
         coords={control: (control, x)},
         attrs={"var": c.name, "control": control, "t_min": lo, "t_max": hi,
                "n_fit": n_fit, "fit_values": [float(v) for v in xs],
+               "resolution_error": resolution, "window_error": window,
                "method": "zero of the late-time curvature of ln rho vs ln t"})
     return ds
 
