@@ -66,13 +66,29 @@ def _load_all():
 
 
 def list_models() -> dict[str, type]:
-    """Return all registered models, ``{name: class}``, sorted by name."""
+    """Return all registered models, built-in and from entry points, sorted by name.
+
+    Returns
+    -------
+    dict of str to type
+        ``{registry name: AbsorbingProcess subclass}``.
+    """
     _load_all()
     return dict(sorted(_REGISTRY.items()))
 
 
 def get_model(name: str) -> type:
     """Return the process class registered as ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Registry name, e.g. ``"dp"``, ``"contact"``, ``"mlp"`` (see ``absorbphys models``).
+
+    Returns
+    -------
+    type
+        The :class:`~absorbphys.AbsorbingProcess` subclass.
 
     Raises
     ------

@@ -66,6 +66,17 @@ def show_progress() -> bool:
 def set_options(**kwargs):
     """Set options temporarily (context manager) — like :func:`xarray.set_options`.
 
+    Parameters
+    ----------
+    **kwargs
+        Option names and values: ``progress`` (None, True, False), ``threading_layer``
+        (Numba layer name) and ``backend`` ("cpu", "cuda", "auto").
+
+    Yields
+    ------
+    None
+        The options are restored on exit.
+
     Examples
     --------
     >>> import absorbphys

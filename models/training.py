@@ -612,8 +612,9 @@ def critical_sweep(sigma_b, depth, activation="tanh", *, arch="mlp", width=32, c
         Numbers of hidden layers (dimension ``depth``).
     activation : str or sequence of str
         Nonlinearities (dimension ``activation``).
-    arch, width, channels, kernel_size, task, n_train, n_test, d_in, n_classes, lr, epochs, \
-batch_size, repeats, seed, ntk_examples
+    arch, width, channels, kernel_size, task, n_train, n_test, d_in, n_classes : optional
+        As in :func:`trainability_sweep`.
+    lr, epochs, batch_size, repeats, seed, ntk_examples : optional
         As in :func:`trainability_sweep`.
 
     Returns

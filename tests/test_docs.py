@@ -96,12 +96,7 @@ def test_every_page_is_in_a_toctree():
 STRUCTURE_CHECKS = {"GL08", "PR01", "RT01"}
 #: Gaps present when this test was written, in files owned by others: (name, check). The
 #: test fails on any *new* gap and on an entry that has been fixed (then delete it here).
-KNOWN_GAPS = {
-    ("absorbphys.get_model", "PR01"),
-    ("absorbphys.get_model", "RT01"),
-    ("absorbphys.list_models", "RT01"),
-    ("absorbphys.set_options", "PR01"),
-}
+KNOWN_GAPS = set()
 
 
 def _public_api():
@@ -117,6 +112,15 @@ def _public_api():
     return names
 
 
+def _only_private(message):
+    """Whether a PR01 message names only underscore parameters."""
+    import ast
+
+    m = re.search(r"\{.*\}", message)
+    names = ast.literal_eval(m.group(0)) if m else set()
+    return bool(names) and all(n.lstrip("*").startswith("_") for n in names)
+
+
 def test_public_docstrings_document_parameters_and_returns():
     validate = pytest.importorskip("numpydoc.validate",
                                    reason="numpydoc comes with the docs extra").validate
@@ -129,6 +133,8 @@ def test_public_docstrings_document_parameters_and_returns():
                 continue
             if code == "PR01" and result["type"] == "type" and "Attributes\n" in doc:
                 continue  # dataclass results documented field by field under Attributes
+            if code == "PR01" and _only_private(_msg):
+                continue  # underscore keywords are internal, not part of the interface
             gaps.add((name, code))
     new = sorted(gaps - KNOWN_GAPS)
     fixed = sorted(KNOWN_GAPS - gaps)
