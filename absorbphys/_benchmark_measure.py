@@ -517,6 +517,15 @@ class EntryMeasurement:
                                      - float(res["beta"]))
             except ValueError:
                 pass
+            # ... and the drift of the effective exponent towards x_c: the three nearest
+            # points alone (beta_eff still moves with Delta when corrections are strong)
+            for dmax in (0.5 * (xs[2] + xs[3]) - xc.value,):
+                try:
+                    near = abs(float(fit_beta(ds, xc, control=self.control, delta_max=dmax,
+                                              **kw)["beta"]) - float(res["beta"]))
+                    parts["range"] = max(parts.get("range", 0.0), near)
+                except ValueError:
+                    pass
         # Lack of fit: a straight line in log-log that misses the points by more than their
         # errors (corrections to scaling) inflates the error by sqrt(chi2/dof) (PDG rule).
         rs, re_ = res["rho_s"].values, res["rho_s_error"].values
