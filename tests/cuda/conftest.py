@@ -45,7 +45,7 @@ if SIMULATOR:
 def pytest_collection_modifyitems(config, items):
     """Silence the simulator's uint64-overflow warnings (the RNG wraps on purpose).
 
-    On the simulator only, a failed test is run once more (pytest-rerunfailures): the
+    On the simulator only, a failed test is run up to twice more (pytest-rerunfailures): the
     simulator runs a block's threads as Python threads with a 20 us switch interval, and on
     a loaded 2-vCPU machine its own barrier/atomic bookkeeping has been seen to lose a count
     about once per few hundred DK launches (the same test then passes 144 times in a row in
@@ -59,4 +59,4 @@ def pytest_collection_modifyitems(config, items):
         if str(item.fspath).startswith(here):
             item.add_marker(mark)
             if simulator and have_rerun:
-                item.add_marker(pytest.mark.flaky(reruns=1))
+                item.add_marker(pytest.mark.flaky(reruns=2))
