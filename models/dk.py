@@ -29,6 +29,7 @@ kernels agree bit for bit.
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,8 +79,9 @@ class _DKBase(AbsorbingProcess):
     seed_observables = ("n_active", "r2")
     backends = ("cpu", "cuda")
 
+    @abc.abstractmethod
     def _dk_probabilities(self) -> tuple[float, float]:
-        raise NotImplementedError
+        """Return the Domany–Kinzel ``(p1, p2)`` of this process."""
 
     def _pn(self) -> np.ndarray:
         return dk_pn(*self._dk_probabilities())
