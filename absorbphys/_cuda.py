@@ -67,6 +67,65 @@ def sim_guard(*namespaces):
             ns.setdefault("__warningregistry__", {})
 
 
+_SIM_PATCHED = False
+
+
+def patch_simulator():
+    """Make the CUDA simulator's shared-memory allocation thread-safe (simulator only).
+
+    ``numba.cuda.simulator.kernelapi.FakeCUDAShared.array`` (numba 0.68) looks up the
+    block's array for the calling source line and creates it if missing, with no lock. The
+    threads of a block all run that line at the start of the kernel; when the interpreter
+    switches threads between the lookup and the store, two threads create two arrays and the
+    one whose array is overwritten in the table writes its part of the reduction into an
+    orphan: a count is silently lost (the rare CUDA-simulator failures of a DK or CNN launch
+    seen on a loaded machine). Serialising the lookup-and-create with a lock removes the
+    race; it costs nothing on a GPU, where this is never called. Idempotent.
+    """
+    global _SIM_PATCHED
+    if _SIM_PATCHED or not simulator():
+        return
+    import threading
+
+    from numba.cuda.simulator import kernelapi
+
+    shared = getattr(kernelapi, "FakeCUDAShared", None)
+    original = getattr(shared, "array", None)
+    try:
+        known = original is not None and isinstance(shared(0)._allocations, dict)
+    except Exception:  # noqa: BLE001 - another simulator layout: leave it alone
+        known = False
+    if not known:  # pragma: no cover - a simulator this fix does not know: nothing to patch
+        _SIM_PATCHED = True
+        return
+    import sys
+
+    from numba.core import types as nb_types
+    from numba.np import numpy_support
+
+    lock = threading.Lock()
+
+    def array(self, shape, dtype):
+        # same keys as the original (the caller's file and line), looked up and created
+        # under a lock; the frame is read directly instead of through traceback
+        if shape == 0:  # dynamic shared memory: one buffer, no lookup
+            return original(self, shape, dtype)
+        if isinstance(dtype, nb_types.Type):
+            dtype = numpy_support.as_dtype(dtype)
+        f = sys._getframe(1)
+        key = (f.f_code.co_filename, f.f_lineno)
+        with lock:
+            res = self._allocations.get(key)
+            if res is None:
+                res = np.empty(shape, dtype)
+                self._allocations[key] = res
+        return res
+
+    array.__wrapped__ = original
+    shared.array = array
+    _SIM_PATCHED = True
+
+
 def _globals_of(fn):
     f = getattr(fn, "py_func", None) or getattr(fn, "fn", None) or fn
     return f.__globals__
@@ -90,6 +149,7 @@ def require():
     resolve_backend("cuda")
     from numba import cuda
 
+    patch_simulator()
     return cuda
 
 

@@ -31,6 +31,7 @@ Exponents and critical points
     Seed runs: ``delta_prime`` (``P ~ t^-delta'``), ``theta`` (``N ~ t^theta``), ``z``
     (``R^2 ~ t^(2/z)``).
 ``kappa(obj, delta=1.0)`` -> metric factor ``kappa`` of ``rho ~ (kappa t)^-delta``.
+``width_cost(runs, kappa)`` -> width cost ``mu`` of ``rho(t; N) = N^-1 f(t/N)`` per width.
 
 Scaling collapse
 ----------------
@@ -74,6 +75,7 @@ from ._exponents import (
     relaxation_time,
     spreading,
     stationary_density,
+    width_cost,
 )
 from ._plot import plot_collapse, plot_compare, plot_decay, plot_phase_diagram
 
@@ -106,4 +108,5 @@ __all__ = [
     "scaled_curves",
     "spreading",
     "stationary_density",
+    "width_cost",
 ]

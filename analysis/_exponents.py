@@ -768,3 +768,104 @@ def kappa(obj, var="rho", t_min=None, t_max=None, delta=1.0, dim="t", sample_dim
     k = np.exp(lnk)
     return _result({"kappa": k[0]}, {"kappa": _core.jackknife_error(k)}, c,
                    {"var": c.name, "t_min": lo, "t_max": hi, "delta": delta})
+
+
+
+def width_cost(data, kappa, var="rho", size_dim=None, tail=0.05, dim="t", sample_dim="batch"):
+    r"""Width cost ``mu`` of the finite-width crossover of a critical mean-field network.
+
+    At its critical point an infinitely wide network decays as :math:`\rho_\infty(t) =
+    1/(\kappa t)`; at width ``N`` finite-width noise takes over after a number of layers
+    proportional to ``N``, :math:`\rho(t; N) \simeq N^{-1} f(t/N)`. The metric factor
+
+    .. math:: \mu_N = \frac{1}{N} \int_0^\infty \frac{\rho(t; N)}{\rho_\infty(t)}\,dt
+              = \frac{\kappa}{N} \int_0^\infty t\, \rho(t; N)\, dt
+
+    is the number of layers, per unit of width, over which the width-``N`` network follows
+    the infinite-width decay (``kappa t rho`` is about 1 for ``t << mu N`` and falls to 0
+    beyond): a network of depth ``L`` is in the finite-width regime when
+    :math:`L / (\mu N) \gtrsim 1`. The integral is used rather than a crossing level
+    because ``kappa t rho`` can have a long shoulder, where a crossing is ill-conditioned.
+    ``mu_N`` is measured for every width; its drift with ``N`` shows the corrections to
+    the scaling form (the early layers, where ``rho`` is still of order 1, add
+    ``O(1 / (kappa N))``).
+
+    Parameters
+    ----------
+    data : xarray.Dataset or list of xarray.Dataset
+        Runs at the critical point: a sweep over ``size_dim`` or one run per width, each with
+        a scalar ``size_dim`` coordinate (grids may differ). The runs must be long enough
+        for ``kappa t rho`` to have fallen below ``tail`` (about ``t_max >= 10 N``).
+    kappa : float or Estimate
+        Infinite-width amplitude of ``rho ~ 1/(kappa t)`` (e.g.
+        ``absorbphys.models.meanfield.kappa``). ``mu`` is proportional to it: its relative
+        error is added in quadrature.
+    var : str
+        Order parameter.
+    size_dim : str, optional
+        Width dimension (default: the ``size_param`` attribute, e.g. ``"width"``).
+    tail : float
+        Largest ``kappa t rho`` allowed at the last time (in (0, 1)); a run that ends above
+        it gives NaN (the integral would be truncated).
+    dim, sample_dim : str
+        Time and batch dimensions.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``size_dim``: ``mu`` and ``mu_error`` (jackknife over batches, plus the
+        ``kappa`` error), ``plateau`` (the maximum of ``kappa t rho``, about 1 once the
+        infinite-width decay is reached) and ``tail`` (``kappa t rho`` at the last time).
+    """
+    from ._collapse import _split
+
+    tail = float(tail)
+    if not 0.0 < tail < 1.0:
+        raise ValueError(f"tail must be in (0, 1), got {tail}")
+    k = as_estimate(kappa, "kappa")
+    if not (k.value > 0 and math.isfinite(k.value)):
+        raise ValueError(f"kappa must be a finite number > 0, got {k.value}")
+    items = data if isinstance(data, (list, tuple)) else [data]
+    if not items:
+        raise ValueError("data: empty list of runs")
+    size_dim = size_dim or getattr(items[0], "attrs", {}).get("size_param")
+    if size_dim is None:
+        raise ValueError("size_dim: give the width dimension (e.g. size_dim='width')")
+    runs = sorted((c for d in items for c in _split(d, var, size_dim, dim, sample_dim)),
+                  key=lambda c: c.label)
+    sizes = [c.label for c in runs]
+    if len(set(sizes)) != len(sizes):
+        raise ValueError(f"{size_dim}: duplicate values {sizes}")
+    n = len(runs)
+    mu, err, plat, end = (np.full(n, np.nan) for _ in range(4))
+    for i, c in enumerate(runs):
+        if c.label <= 0:
+            raise ValueError(f"{size_dim}: widths must be > 0, got {c.label}")
+        reps = _core.replicate_means(c.values, c.weights[:, None])
+        y = k.value * c.t * reps  # (1 + batches, t)
+        ok = np.all(np.isfinite(y), axis=0)
+        if ok.sum() < 2:
+            continue
+        t, y = c.t[ok], y[:, ok]
+        plat[i], end[i] = float(np.max(y[0])), float(y[0, -1])
+        if end[i] > tail:
+            continue
+        integ = np.sum(0.5 * (y[:, 1:] + y[:, :-1]) * np.diff(t), axis=-1)
+        if t[0] > 0:  # rho is finite at t = 0, so kappa t rho -> 0: add the first triangle
+            integ = integ + 0.5 * y[:, 0] * t[0]
+        m = integ / c.label
+        mu[i] = m[0]
+        err[i] = math.hypot(float(_core.jackknife_error(m)), m[0] * k.error / k.value)
+    sizes = np.asarray(sizes)
+    if np.all(sizes == np.round(sizes)):
+        sizes = sizes.astype(np.int64)
+    ds = xr.Dataset({"mu": (size_dim, mu), "mu_error": (size_dim, err),
+                     "plateau": (size_dim, plat), "tail": (size_dim, end)},
+                    coords={size_dim: sizes},
+                    attrs={"var": str(var), "tail_max": tail, "kappa": k.value,
+                           "kappa_error": k.error})
+    ds["mu"].attrs.update(long_name="width cost mu_N = (kappa / N) int t rho dt")
+    ds["plateau"].attrs.update(long_name="maximum of kappa t rho (about 1 in the scaling "
+                                         "regime)")
+    ds["tail"].attrs.update(long_name="kappa t rho at the last time")
+    return ds

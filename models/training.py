@@ -19,10 +19,10 @@ trainable depth, :math:`L \lesssim c\,\xi` (Schoenholz et al., ICLR 2017).
 
 Public functions: :func:`make_task`, :func:`init_network`, :func:`train`,
 :func:`jacobian`, :func:`empirical_ntk`, :func:`ntk_spectrum`,
-:func:`trainability_sweep`, :func:`critical_sweep`, :func:`plot_trainability`,
-:func:`training_report`. Nothing is downloaded: the default task is a synthetic
-teacher-student problem; ``task="digits"`` uses scikit-learn's bundled 8x8 digits
-(optional extra ``absorbphys[digits]``).
+:func:`trainability_sweep`, :func:`critical_sweep`, :func:`measure_width_cost`,
+:func:`plot_trainability`, :func:`training_report`. Nothing is downloaded: the default
+task is a synthetic teacher-student problem; ``task="digits"`` uses scikit-learn's
+bundled 8x8 digits (optional extra ``absorbphys[digits]``).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ __all__ = [
     "init_network",
     "jacobian",
     "make_task",
+    "measure_width_cost",
     "ntk_spectrum",
     "plot_trainability",
     "train",
@@ -594,15 +595,92 @@ def trainability_sweep(sigma_w, depth, sigma_b=0.05, *, activation="tanh", arch=
     return ds
 
 
+def measure_width_cost(sigma_b, activation="tanh", widths=(64, 128, 256), *, t_factor=12.0,
+                       samples=128, seed=0):
+    r"""Measure the width cost :math:`\mu` of the critical random MLP at ``sigma_b``.
+
+    Simulates the two-replica MLP process (exact Gaussian transition) at the mean-field
+    critical point :math:`\sigma_{w,c}(\sigma_b)` for every width ``N`` up to
+    ``t_factor * N`` layers and applies :func:`absorbphys.analysis.width_cost` with the
+    mean-field :math:`\kappa`: :math:`\mu_N = (\kappa/N) \int t \rho(t; N)\, dt`, the depth
+    per unit of width over which a width-``N`` network follows the infinite-width decay
+    :math:`1/(\kappa l)`.
+
+    Parameters
+    ----------
+    sigma_b : float
+        Bias scale.
+    activation : str
+        Built-in smooth activation with a finite :math:`\kappa` (e.g. ``"tanh"``, ``"erf"``).
+    widths : sequence of int
+        Widths (at least 2, distinct).
+    t_factor : float
+        Depth of the runs in units of the width (the integral needs ``kappa t rho`` to have
+        died out: about 10).
+    samples : int
+        Samples per width.
+    seed : int
+        Master seed.
+
+    Returns
+    -------
+    xarray.Dataset
+        The per-width ``mu``, ``mu_error``, ``plateau``, ``tail`` of
+        :func:`~absorbphys.analysis.width_cost`, and scalars ``mu_estimate`` and
+        ``mu_estimate_error``: ``mu_N`` at the largest width where it is finite, with its
+        statistical error and the drift from the next smaller width added in quadrature.
+    """
+    from absorbphys.models.mlp import MLP
+
+    import absorbphys
+    from absorbphys import analysis
+
+    sb = _check("sigma_b", sigma_b)
+    act = str(activation)
+    ws = [int(w) for w in _as_values("width", widths, "int")]
+    if len(ws) < 2:
+        raise ValueError(f"widths must hold at least 2 widths, got {ws}")
+    t_factor = float(t_factor)
+    if not 1.0 <= t_factor <= 1000.0:
+        raise ValueError(f"t_factor must be in [1, 1000], got {t_factor}")
+    samples, seed = int(samples), _check("seed", seed)
+    if samples < 2:
+        raise ValueError(f"samples must be >= 2, got {samples}")
+    swc = _mf_nan(meanfield.critical_sigma_w, sb, activation=act)
+    kap = _kappa(sb, act)
+    if not (math.isfinite(swc) and math.isfinite(kap)):
+        raise ValueError(f"activation {act!r} has no mean-field critical point with a finite "
+                         f"kappa at sigma_b={sb:g}; choose a smooth activation/another sigma_b")
+    runs = [absorbphys.simulate(MLP(width=w, sigma_w=swc, sigma_b=sb, activation=act),
+                                t_max=int(math.ceil(t_factor * w)), samples=samples,
+                                seed=seed, progress=False)
+            for w in sorted(ws)]
+    ds = analysis.width_cost(runs, kap, size_dim="width")
+    fin = np.nonzero(np.isfinite(ds["mu"].values))[0]
+    est, est_err = math.nan, math.nan
+    if fin.size:
+        j = fin[-1]
+        est = float(ds["mu"].values[j])
+        est_err = float(ds["mu_error"].values[j])
+        if fin.size >= 2:
+            est_err = math.hypot(est_err, est - float(ds["mu"].values[fin[-2]]))
+    ds["mu_estimate"] = ((), est)
+    ds["mu_estimate_error"] = ((), est_err)
+    ds.attrs.update(sigma_b=sb, activation=act, sigma_w_c=swc, t_factor=t_factor,
+                    samples=samples, seed=seed)
+    return ds
+
+
 def critical_sweep(sigma_b, depth, activation="tanh", *, arch="mlp", width=32, channels=8,
                    kernel_size=3, task="teacher", n_train=512, n_test=512, d_in=16,
                    n_classes=4, lr=0.05, epochs=10, batch_size=32, repeats=1, seed=0,
-                   ntk_examples=16):
+                   ntk_examples=16, mu_widths=None):
     r"""Train networks exactly at the mean-field critical point :math:`\sigma_{w,c}(\sigma_b)`.
 
     Boundary points with different ``sigma_b`` and activation have different metric factors
-    :math:`\kappa`; comparing them at equal depth tests whether criticality alone sets the
-    accuracy, or :math:`\kappa L` does.
+    :math:`\kappa` and :math:`\mu`; comparing them at equal depth tests whether criticality
+    alone sets the accuracy, or :math:`\kappa L` does; a sequence of widths adds the
+    depth-to-width ratio :math:`L / (\mu N)`.
 
     Parameters
     ----------
@@ -612,24 +690,34 @@ def critical_sweep(sigma_b, depth, activation="tanh", *, arch="mlp", width=32, c
         Numbers of hidden layers (dimension ``depth``).
     activation : str or sequence of str
         Nonlinearities (dimension ``activation``).
-    arch, width, channels, kernel_size, task, n_train, n_test, d_in, n_classes : optional
+    width : int or sequence of int
+        MLP width; a sequence adds the dimension ``width`` (``arch="mlp"`` only).
+    arch, channels, kernel_size, task, n_train, n_test, d_in, n_classes : optional
         As in :func:`trainability_sweep`.
     lr, epochs, batch_size, repeats, seed, ntk_examples : optional
         As in :func:`trainability_sweep`.
+    mu_widths : sequence of int, optional
+        Widths at which :func:`measure_width_cost` measures the width cost :math:`\mu` of
+        every boundary point (coordinates ``mu`` and ``mu_error``); ``None`` skips it.
 
     Returns
     -------
     xarray.Dataset
-        Dims ``activation``, ``sigma_b``, ``depth``, ``batch``, ``epoch`` [, ``mode``]; the
-        variables of :func:`trainability_sweep` plus the coordinates
-        ``sigma_w(activation, sigma_b)`` (= ``meanfield.critical_sigma_w``) and
-        ``kappa(activation, sigma_b)`` (= ``meanfield.kappa``).
+        Dims ``activation``, ``sigma_b`` [, ``width``], ``depth``, ``batch``, ``epoch``
+        [, ``mode``]; the variables of :func:`trainability_sweep` plus the coordinates
+        ``sigma_w(activation, sigma_b)`` (= ``meanfield.critical_sigma_w``),
+        ``kappa(activation, sigma_b)`` (= ``meanfield.kappa``) and, with ``mu_widths``,
+        ``mu(activation, sigma_b)`` and ``mu_error``.
     """
     sbs = _as_values("sigma_b", sigma_b, "float")
     depths = _as_values("depth", depth, "int")
     acts = _as_values("activation", activation, "str")
+    width_dim = np.ndim(width) > 0
+    widths = _as_values("width", width, "int")
+    if width_dim and arch != "mlp":
+        raise ValueError("width: a sequence of widths needs arch='mlp' (CNNs sweep channels)")
     task_, net_kw, tr_kw, repeats, seed, ntk_examples = _common_args(
-        arch, width, channels, kernel_size, task, n_train, n_test, d_in, n_classes, lr,
+        arch, widths[0], channels, kernel_size, task, n_train, n_test, d_in, n_classes, lr,
         epochs, batch_size, repeats, seed, ntk_examples)
     swc = np.array([[_mf_nan(meanfield.critical_sigma_w, sb, activation=a) for sb in sbs]
                     for a in acts])
@@ -638,27 +726,47 @@ def critical_sweep(sigma_b, depth, activation="tanh", *, arch="mlp", width=32, c
         raise ValueError(f"activation {acts[i]!r} has no mean-field critical point "
                          f"sigma_w,c at sigma_b={sbs[j]:g}; choose another activation/sigma_b")
     kap = np.array([[_kappa(sb, a) for sb in sbs] for a in acts])
+    mu = mu_err = None
+    if mu_widths is not None:
+        mus = [[measure_width_cost(sb, a, mu_widths, seed=seed) for sb in sbs] for a in acts]
+        mu = np.array([[float(m["mu_estimate"]) for m in row] for row in mus])
+        mu_err = np.array([[float(m["mu_estimate_error"]) for m in row] for row in mus])
     results = []
     with _blas_one_thread():
         for i, a in enumerate(acts):
             for j, sb in enumerate(sbs):
-                for L in depths:
-                    for r in range(repeats):
-                        results.append(_run_point(task_, net_kw, tr_kw, seed, r, swc[i, j],
-                                                  sb, L, a, ntk_examples))
+                for w in widths:
+                    kw = dict(net_kw, width=w)
+                    for L in depths:
+                        for r in range(repeats):
+                            results.append(_run_point(task_, kw, tr_kw, seed, r, swc[i, j],
+                                                      sb, L, a, ntk_examples))
+    grid = ["activation", "sigma_b", "width", "depth"]
     coords = {"activation": np.array(acts, dtype=object), "sigma_b": np.array(sbs, float),
-              "depth": np.array(depths, np.int64)}
-    ds = _assemble(results, ["activation", "sigma_b", "depth"], coords, repeats,
-                   tr_kw["epochs"], ntk_examples, task_.n_classes)
+              "width": np.array(widths, np.int64), "depth": np.array(depths, np.int64)}
+    ds = _assemble(results, grid, coords, repeats, tr_kw["epochs"], ntk_examples,
+                   task_.n_classes)
+    if not width_dim:
+        ds = ds.squeeze("width")
     ds = ds.assign_coords(sigma_w=(("activation", "sigma_b"), swc),
                           kappa=(("activation", "sigma_b"), kap))
+    if mu is not None:
+        ds = ds.assign_coords(mu=(("activation", "sigma_b"), mu),
+                              mu_error=(("activation", "sigma_b"), mu_err))
+        ds["mu"].attrs.update(long_name="width cost mu of rho(l; N) ~ N^-1 f(l/N) "
+                                        "(measured, measure_width_cost)",
+                              widths=json.dumps([int(w) for w in mu_widths]))
     ds["activation"] = ds["activation"].astype(str)
     ds["sigma_w"].attrs.update(long_name="critical weight scale sigma_w,c (mean field)")
     ds["kappa"].attrs.update(long_name="critical amplitude kappa of rho(l) ~ 1/(kappa l)")
+    ds["width"].attrs.update(long_name="hidden width N", units="unit")
+    net_kw["width"] = widths if width_dim else widths[0]
     params = dict(sigma_b=sbs, depth=depths, activation=acts, **net_kw, **tr_kw,
-                  repeats=repeats, seed=seed, ntk_examples=ntk_examples)
-    ds.attrs.update(_attrs("critical", params, task_, net_kw["arch"],
-                           ["activation", "sigma_b", "depth"], seed, task_.n_classes))
+                  repeats=repeats, seed=seed, ntk_examples=ntk_examples,
+                  mu_widths=None if mu_widths is None else [int(w) for w in mu_widths])
+    swept = ["activation", "sigma_b"] + (["width"] if width_dim else []) + ["depth"]
+    ds.attrs.update(_attrs("critical", params, task_, net_kw["arch"], swept, seed,
+                           task_.n_classes))
     return ds
 
 
@@ -862,7 +970,12 @@ def training_report(ds, critical=None, *, n_boot=1000, seed=0, markdown=True):
         ``spearman_within_depth``, ``chi2``, ``dof``, ``p_value``, ``r2_kappa_L``, ``r2_L``
         (monotone-fit R^2 of the accuracy on kappa*L and on L), ``r2_diff``,
         ``ntk_log_slope``,
-        ``spearman_ntk_condition``; only with ``critical``), ``verdict`` (str) and
+        ``spearman_ntk_condition``; only with ``critical``; with a ``width`` dimension it
+        uses the largest width), ``width`` (only when ``critical`` has a ``width`` dimension
+        or ``mu``: ``table`` with ``depth_over_width`` and ``depth_over_mu_width``
+        L / (mu N), ``spearman_within_width`` (accuracy against the width within each
+        boundary point and depth), ``spearman_depth_over_mu_width`` and ``r2_mu``
+        (monotone R^2 on L / (mu N) against L / N), ``lines``), ``verdict`` (str) and
         ``markdown``.
     """
     if not isinstance(ds, xr.Dataset) or "test_accuracy" not in ds or "sigma_w" not in ds.dims:
@@ -945,7 +1058,8 @@ def training_report(ds, critical=None, *, n_boot=1000, seed=0, markdown=True):
                      f"sigma_b; distances to sigma_w,c are NaN.")
     crit_dependent = None
     if critical is not None:
-        out["critical"] = _critical_part(critical, n_boot, rng)
+        wide = critical.isel(width=-1) if "width" in critical.dims else critical
+        out["critical"] = _critical_part(wide, n_boot, rng)
         cr = out["critical"]
         crit_dependent = bool(cr["p_value"] < 0.01)
         lines.append(
@@ -963,6 +1077,9 @@ def training_report(ds, critical=None, *, n_boot=1000, seed=0, markdown=True):
         if math.isfinite(cr["ntk_log_slope"]):
             lines.append(f"NTK at initialisation on the boundary: d ln(cond) / d ln(kappa*L) "
                          f"= {cr['ntk_log_slope']:.2f} (least squares over all points).")
+        if "width" in critical.dims or "mu" in critical.coords:
+            out["width"] = _width_part(critical, n_boot, rng)
+            lines.extend(out["width"]["lines"])
     if crit_dependent is None and not math.isfinite(frac):
         verdict = ("no verdict: the mean field has no critical point sigma_w,c for this "
                    "activation and sigma_b")
@@ -1037,6 +1154,51 @@ def _critical_part(cds, n_boot, rng):
             "r2_kappa_L": r2["r2_x1"], "r2_L": r2["r2_x2"], "r2_diff": r2,
             "p_value": p_value, "spearman_ntk_condition": sp_c,
             "ntk_log_slope": ntk_slope, "n_points": M, "n_depths": int(A.shape[-1])}
+
+
+def _width_part(cds, n_boot, rng):
+    """Accuracy at sigma_w,c against the width and the depth-to-width ratio L / (mu N)."""
+    n_test = json.loads(cds.attrs.get("task_params", "{}")).get("n_test", 512)
+    acc, err = _acc_err(_final_accuracy(cds), n_test)
+    if "width" not in acc.dims:
+        acc = acc.expand_dims(width=[int(cds["width"])])
+        err = err.expand_dims(width=[int(cds["width"])])
+    order = ("activation", "sigma_b", "width", "depth")
+    acc, err = acc.transpose(*order), err.transpose(*order)
+    N = acc["width"].astype(float)
+    L = acc["depth"].astype(float)
+    ratio = (L / N).broadcast_like(acc).transpose(*order)
+    out = {"lines": []}
+    tab = {"accuracy": acc, "accuracy_err": err, "depth_over_width": ratio}
+    sp_w = None
+    if acc.sizes["width"] > 1:
+        # within each (boundary point, depth): does a wider network do better?
+        centred = acc - acc.mean("width")
+        sp_w = _spearman_ci(N.broadcast_like(acc).transpose(*order).values, centred.values,
+                            n_boot, rng)
+        out["spearman_within_width"] = sp_w
+        out["lines"].append(f"at sigma_w,c, within (boundary point, depth): Spearman(accuracy, "
+                            f"width) = {_fmt_sp(sp_w)}.")
+    if "mu" in cds.coords:
+        mu = cds["mu"].transpose("activation", "sigma_b")
+        r = (ratio / mu).transpose(*order)
+        tab["depth_over_mu_width"] = r
+        A, R, D = acc.values, r.values, ratio.values
+        out["spearman_depth_over_mu_width"] = _spearman_ci(R, A, n_boot, rng)
+        out["r2_mu"] = _r2_compare(R, D, A, n_boot, rng)
+        r2 = out["r2_mu"]
+        out["lines"].append(
+            f"at sigma_w,c: Spearman(accuracy, L/(mu N)) = "
+            f"{_fmt_sp(out['spearman_depth_over_mu_width'])}; monotone R^2 on L/(mu N) "
+            f"{r2['r2_x1']:.3f} vs on L/N {r2['r2_x2']:.3f} (difference {r2['diff']:+.3f}, "
+            f"95% CI [{r2['ci_low']:+.3f}, {r2['ci_high']:+.3f}]); mu = "
+            + ", ".join(f"{float(mu.sel(activation=a, sigma_b=b)):.3g}"
+                        f"+-{float(cds['mu_error'].sel(activation=a, sigma_b=b)):.2g} "
+                        f"({a}, sigma_b={float(b):g})"
+                        for a in mu["activation"].values for b in mu["sigma_b"].values)
+            + ".")
+    out["table"] = xr.Dataset(tab)
+    return out
 
 
 def _fmt_sp(s):

@@ -15,6 +15,7 @@ from absorbphys.analysis import (
     relaxation_time,
     spreading,
     stationary_density,
+    width_cost,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -217,3 +218,53 @@ def test_partial_nan_batches_are_skipped():
     ds["rho"][0, 5:10] = np.nan
     r = fit_power_law(ds)
     assert np.isfinite(float(r.delta)) and within(r.delta, r.delta_error, 0.5)
+
+
+# ---- width cost --------------------------------------------------------------------------
+
+def _width_runs(kap, m, tau0, widths, noise, seed=0, t_factor=40, batches=8):
+    """kappa t rho = (1 - exp(-t/tau0)) exp(-t/(m N)): mu_N = m - 1/(N (1/tau0 + 1/(m N)))."""
+    rng = np.random.default_rng(seed)
+    runs = []
+    for n in widths:
+        t = np.arange(0, int(t_factor * m * n) + 1, dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rho = np.where(t > 0, (1 - np.exp(-t / tau0)) * np.exp(-t / (m * n)) / (kap * t),
+                           1.0)
+        v = rho * (1 + noise * rng.standard_normal((batches, t.size)))
+        runs.append(xr.Dataset({"rho": (("batch", "t"), v)},
+                               coords={"t": t, "batch": np.arange(batches),
+                                       "n_samples": ("batch", np.full(batches, 10)),
+                                       "width": n},
+                               attrs={"size_param": "width"}))
+    return runs
+
+
+def test_width_cost_recovers_the_integral_metric_factor():
+    kap, m, tau0 = 0.25, 1.5, 3.0
+    widths = (32, 64, 128)
+    r = width_cost(_width_runs(kap, m, tau0, widths, noise=0.02), kap)
+    exact = np.array([m - 1 / (n * (1 / tau0 + 1 / (m * n))) for n in widths])
+    assert list(r["width"].values) == list(widths)
+    # trapezoid error is O(1/N^2) here; the noise gives the jackknife error
+    assert np.all(np.abs(r["mu"].values - exact) < 3 * r["mu_error"].values + 2e-3)
+    assert np.all(r["mu_error"].values > 0)
+    tt = np.arange(0.0, 2000.0)
+    peak = [np.max((1 - np.exp(-tt / tau0)) * np.exp(-tt / (m * n))) for n in widths]
+    assert np.allclose(r["plateau"].values, peak, rtol=0.1)
+    assert r["width"].dtype.kind == "i"
+    # a kappa error propagates in proportion
+    r2 = width_cost(_width_runs(kap, m, tau0, widths, noise=0.0), (kap, 0.1 * kap))
+    assert np.allclose(r2["mu_error"].values, 0.1 * r2["mu"].values)
+
+
+def test_width_cost_truncated_run_is_nan_and_bad_input_raises():
+    runs = _width_runs(0.25, 1.5, 3.0, (32, 64), noise=0.0, t_factor=1.0)
+    r = width_cost(runs, 0.25)
+    assert np.all(np.isnan(r["mu"].values)) and np.all(r["tail"].values > 0.05)
+    with pytest.raises(ValueError, match="tail"):
+        width_cost(runs, 0.25, tail=1.5)
+    with pytest.raises(ValueError, match="kappa"):
+        width_cost(runs, -1.0)
+    with pytest.raises(ValueError, match="size_dim"):
+        width_cost([r.drop_vars("width").assign_attrs(size_param=None) for r in runs], 0.25)

@@ -321,3 +321,45 @@ def test_cli_train(tmp_path, capsys):
     assert main(["train", "--sigma-w", "1:2"]) == 2
     err = capsys.readouterr().err
     assert "--sigma-w must be" in err and err.count("\n") == 2
+
+
+def test_measure_width_cost_is_finite_reproducible_and_width_independent():
+    # tanh at sigma_b = 0.3 (kappa = 0.233): rho N = f(l / N) already at N = 32-64, so the
+    # width cost measured at two widths must agree within the errors (scaling), and the
+    # curves must first reach the infinite-width decay (plateau of kappa l rho near 1)
+    m = T.measure_width_cost(0.3, "tanh", (32, 64), samples=96, seed=3)
+    mu, err = m["mu"].values, m["mu_error"].values
+    assert np.all(np.isfinite(mu)) and np.all(err > 0)
+    assert abs(mu[0] - mu[1]) < 3 * math.hypot(*err)
+    assert np.all(m["plateau"].values > 0.8)
+    assert float(m["mu_estimate"]) == mu[1]
+    assert float(m["mu_estimate_error"]) >= err[1]
+    again = T.measure_width_cost(0.3, "tanh", (32, 64), samples=96, seed=3)
+    assert float(again["mu_estimate"]) == float(m["mu_estimate"])
+    with pytest.raises(ValueError, match="widths"):
+        T.measure_width_cost(0.3, "tanh", (32,))
+    with pytest.raises(ValueError, match="kappa"):
+        T.measure_width_cost(0.3, "relu", (32, 64))
+
+
+def test_critical_sweep_width_dimension_and_width_report():
+    cr = T.critical_sweep([0.3, 0.6], [2, 8], width=[8, 16], epochs=1, n_train=32,
+                          n_test=400, ntk_examples=0)
+    assert cr["test_accuracy"].dims[:4] == ("activation", "sigma_b", "width", "depth")
+    with pytest.raises(ValueError, match="width"):
+        T.critical_sweep(0.3, 2, width=[8, 16], arch="cnn", epochs=0, n_train=32)
+    # prescribe mu and an accuracy that falls with L / (mu N): the report must find it, and
+    # find that L / (mu N) organises it better than L / N
+    cr = cr.assign_coords(mu=(("activation", "sigma_b"), [[2.0, 0.5]]),
+                          mu_error=(("activation", "sigma_b"), [[0.1, 0.05]]))
+    ratio = cr["depth"] / (cr["mu"] * cr["width"])
+    acc = (0.9 - 0.1 * np.log1p(ratio)).transpose("activation", "sigma_b", "width", "depth")
+    cr["test_accuracy"].loc[dict(epoch=1)] = acc.values[..., None]
+    cr["diverged"][:] = 0
+    rep = T.training_report(_fake_sweep(lambda sw, L, sb: 0.5 + 0 * sw), cr, n_boot=200)
+    w = rep["width"]
+    assert w["spearman_depth_over_mu_width"]["rho"] == pytest.approx(-1.0)
+    assert w["spearman_within_width"]["rho"] > 0.8
+    assert w["r2_mu"]["r2_x1"] == pytest.approx(1.0) and w["r2_mu"]["diff"] > 0.05
+    assert "L/(mu N)" in rep["markdown"]
+    assert rep["critical"]["n_points"] == 2  # the critical part uses the largest width
