@@ -36,6 +36,15 @@ def register(sub):
     p.add_argument("--plot", default=None, help="output PNG of the accuracy phase diagram")
     p.add_argument("--report", action="store_true",
                    help="print the Markdown report (accuracy vs kappa*L, distance to sigma_w,c)")
+    p.add_argument("--critical-sigma-b", default=None,
+                   help="also train exactly at sigma_w,c for these sigma_b (comma list): "
+                        "boundary points with different kappa at equal depth")
+    p.add_argument("--critical-widths", default=None,
+                   help="widths of the critical sweep, comma list (default --width)")
+    p.add_argument("--mu-widths", default=None,
+                   help="measure the width cost mu of every boundary point at these widths "
+                        "(comma list, e.g. 64,128,256); the report adds L/(mu N)")
+    p.add_argument("--critical-out", default=None, help="output netCDF of the critical sweep")
     p.set_defaults(func=run)
 
 
@@ -73,10 +82,16 @@ def run(args) -> int:
     sigma_w = parse_values("--sigma-w", args.sigma_w)
     depth = parse_values("--depth", args.depth, int)
     sigma_b = parse_values("--sigma-b", args.sigma_b)
-    if args.out is not None:
-        ap._io.check_output_path(args.out)
-    if args.plot is not None:
-        ap._io.check_output_path(args.plot)
+    crit_sb = (None if args.critical_sigma_b is None
+               else parse_values("--critical-sigma-b", args.critical_sigma_b))
+    if crit_sb is None and (args.critical_widths or args.mu_widths or args.critical_out):
+        raise ValueError("--critical-widths, --mu-widths and --critical-out need "
+                         "--critical-sigma-b")
+    crit_w = parse_values("--critical-widths", args.critical_widths or args.width, int)
+    mu_w = None if args.mu_widths is None else parse_values("--mu-widths", args.mu_widths, int)
+    for path in (args.out, args.plot, args.critical_out):
+        if path is not None:
+            ap._io.check_output_path(path)
     ds = training.trainability_sweep(
         sigma_w, depth, sigma_b if len(sigma_b) > 1 else sigma_b[0],
         activation=args.activation, arch=args.arch, width=args.width, channels=args.channels,
@@ -98,8 +113,22 @@ def run(args) -> int:
         fig = training.plot_trainability(ds)
         fig.savefig(args.plot, dpi=120)
         print(f"wrote {args.plot}")
+    crit = None
+    if crit_sb is not None:
+        crit = training.critical_sweep(
+            crit_sb, depth, args.activation, arch=args.arch,
+            width=crit_w if len(crit_w) > 1 else crit_w[0], channels=args.channels,
+            kernel_size=args.kernel_size, task=args.task, n_train=args.n_train,
+            n_test=args.n_test, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
+            repeats=args.repeats, seed=args.seed, ntk_examples=args.ntk_examples,
+            mu_widths=mu_w)
+        if args.critical_out is not None:
+            ap.save(crit, args.critical_out)
+        print(f"critical sweep: {len(crit_sb)} sigma_b x {len(crit_w)} widths x "
+              f"{len(depth)} depths at sigma_w,c")
     if args.report:
-        print(training.training_report(ds)["markdown"])
-    if args.out is not None:
-        print(f"wrote {args.out}")
+        print(training.training_report(ds, crit)["markdown"])
+    for path in (args.out, args.critical_out):
+        if path is not None:
+            print(f"wrote {path}")
     return 0

@@ -321,6 +321,18 @@ def test_cli_train(tmp_path, capsys):
     assert main(["train", "--sigma-w", "1:2"]) == 2
     err = capsys.readouterr().err
     assert "--sigma-w must be" in err and err.count("\n") == 2
+    crit = tmp_path / "c.nc"
+    rc = main(["train", "--sigma-w", "1.2,1.5", "--sigma-b", "0.3", "--depth", "2,4",
+               "--epochs", "1", "--n-train", "32", "--n-test", "16", "--ntk-examples", "0",
+               "--critical-sigma-b", "0.3,0.6", "--critical-widths", "8,16",
+               "--mu-widths", "32,48", "--critical-out", str(crit), "--report"])
+    text = capsys.readouterr().out
+    assert rc == 0 and crit.is_file()
+    assert "at sigma_w,c" in text and "L/(mu N)" in text
+    c = __import__("absorbphys").load(crit)
+    assert c.sizes["width"] == 2 and np.all(np.isfinite(c["mu"].values))
+    assert main(["train", "--mu-widths", "32,64"]) == 2
+    assert "--critical-sigma-b" in capsys.readouterr().err
 
 
 def test_measure_width_cost_is_finite_reproducible_and_width_independent():
