@@ -193,8 +193,16 @@ def _initial_grid(form, lnY, dlnY, min_overlap, x0, n_starts):
         for nu in np.geomspace(0.3, 6.0, 31):
             q = ((form.xc0, d0, nu) if form.free else (d0, nu))
             cands.append((f(q), q))
-    cands.sort(key=lambda c: c[0])
-    starts = [np.array(q) for s, q in cands[:n_starts] if s < 1e300]
+    # starts: the local minima of the scan profile, best first (then the best other points):
+    # the n best scan points often sit in one basin, e.g. the trivial collapse of the pure
+    # decay (a = delta b at large b), and would hide a better minimum elsewhere
+    vals = np.array([c[0] for c in cands])
+    local = [i for i in range(len(vals))
+             if (i == 0 or vals[i] <= vals[i - 1]) and (i == len(vals) - 1
+                                                         or vals[i] <= vals[i + 1])]
+    order = sorted(local, key=lambda i: vals[i])
+    order += [i for i in np.argsort(vals, kind="stable") if i not in order]
+    starts = [np.array(cands[i][1]) for i in order[:n_starts] if vals[i] < 1e300]
     if not starts:
         raise ValueError("collapse: no overlap of the curves for any trial exponent; check "
                          "that the curves belong to one scaling family (or give x0)")
