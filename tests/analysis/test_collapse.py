@@ -93,9 +93,10 @@ def test_collapse_escapes_the_trivial_decay_basin():
     # coarse scan all lie there (at large b); the free fit used to stop at a ~ 5.7, b ~ 3.7
     # (quality 1.3 > 1.04 of the true minimum). Starting from the local minima of the scan
     # profile finds the catalog's a = b = 1/2.
-    import absorbphys as ap
     from absorbphys.analysis import fss_exponents
     from absorbphys.models.contact import MeanFieldContactProcess
+
+    import absorbphys as ap
 
     ref = fss_exponents("mean_field", size_kind="N")
     runs = []
