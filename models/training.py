@@ -1170,7 +1170,6 @@ def _width_part(cds, n_boot, rng):
     ratio = (L / N).broadcast_like(acc).transpose(*order)
     out = {"lines": []}
     tab = {"accuracy": acc, "accuracy_err": err, "depth_over_width": ratio}
-    sp_w = None
     if acc.sizes["width"] > 1:
         # within each (boundary point, depth): does a wider network do better?
         centred = acc - acc.mean("width")
