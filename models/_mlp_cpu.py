@@ -8,8 +8,8 @@ Gaussian method: each layer runs over blocks of :data:`BLOCK` units, and per blo
 loop draws the normal pairs and writes ``(h, d)``, one computes ``a = phi(h)`` and
 ``e = phi(h + d) - phi(h)`` and one sums the Gram products ``A, B, D`` for the next layer.
 Every loop is free of libm calls and branches (``normal_pair_vec``: integer SplitMix,
-``log_u53``, fdlibm sine/cosine polynomials; ``tanh_pair_vec``; selects for hard_tanh and
-relu), so LLVM vectorises them (AVX-512 here): ``error_model="numpy"`` removes Numba's
+``log_u53``, fdlibm sine/cosine polynomials; ``tanh_pair_vec``; ``erf_pair_vec``; selects for
+hard_tanh and relu), so LLVM vectorises them (AVX-512 here): ``error_model="numpy"`` removes Numba's
 division-by-zero branches, ``fastmath={"contract"}`` only allows fused multiply-adds, and
 the Gram sums alone are reassociated (``fastmath={"reassoc"}``). Results agree with the
 scalar formulas to a few ulp; the uniforms are the same draws.
@@ -22,10 +22,13 @@ import math
 import numpy as np
 from absorbphys.models.activations import (
     _POW2,
+    ERF,
     HARD_TANH,
     RELU,
     TANH,
     act_phi_diff,
+    erf_gl,
+    exp_hl,
     rebind_njit,
     tanh_pair,
     user_namespace_cpu,
@@ -213,6 +216,116 @@ def _py_tanh_pair_vec(a, d):
 tanh_pair_vec = njit(cache=True, inline="always")(_py_tanh_pair_vec)
 
 
+# fdlibm s_erf.c rational approximations (Sun Microsystems 1993; < 1 ulp): erf on [0, 0.84375)
+# (pp/qq in x^2), on [0.84375, 1.25) (pa/qa in x - 1), erfc on [1.25, 1/0.35) (ra/sa) and
+# [1/0.35, 28) (rb/sb) in 1/x^2
+_ERX = 8.45062911510467529297e-01
+_PP = (1.28379167095512558561e-01, -3.25042107247001499370e-01, -2.84817495755985104766e-02,
+       -5.77027029648944159157e-03, -2.37630166566501626084e-05)
+_QQ = (3.97917223959155352819e-01, 6.50222499887672944485e-02, 5.08130628187576562776e-03,
+       1.32494738004321644526e-04, -3.96022827877536812320e-06)
+_PA = (-2.36211856075265944077e-03, 4.14856118683748331666e-01, -3.72207876035701323847e-01,
+       3.18346619901161753674e-01, -1.10894694282396677476e-01, 3.54783043256182359371e-02,
+       -2.16637559486879084300e-03)
+_QA = (1.06420880400844228286e-01, 5.40397917702171048937e-01, 7.18286544141962662868e-02,
+       1.26171219808761642112e-01, 1.36370839120290507362e-02, 1.19844998467991074170e-02)
+_RA = (-9.86494403484714822705e-03, -6.93858572707181764372e-01, -1.05586262253232909814e+01,
+       -6.23753324503260060396e+01, -1.62396669462573470355e+02, -1.84605092906711035994e+02,
+       -8.12874355063065934246e+01, -9.81432934416914548592e+00)
+_SA = (1.96512716674392571292e+01, 1.37657754143519042600e+02, 4.34565877475229228821e+02,
+       6.45387271733267880336e+02, 4.29008140027567833386e+02, 1.08635005541779435134e+02,
+       6.57024977031928170135e+00, -6.04244152148580987438e-02)
+_RB = (-9.86494292470009928597e-03, -7.99283237680523006574e-01, -1.77579549177547519889e+01,
+       -1.60636384855821916062e+02, -6.37566443368389627722e+02, -1.02509513161107724954e+03,
+       -4.83519191608651397019e+02, 0.0)
+_SB = (3.03380607434824582924e+01, 3.25792512996573918826e+02, 1.53672958608443695994e+03,
+       3.19985821950859553908e+03, 2.55305040643316442583e+03, 4.74528541206955367215e+02,
+       -2.24409524465858183362e+01, 0.0)
+_TWO20 = 1048576.0  # 2**20
+
+
+def _py_erf_erfc_pos(u):
+    """``(erf(u), erfc(u))`` for ``u >= 0`` with selects (vectorisable), NaN passed through.
+
+    fdlibm's algorithm: three rational approximations, all evaluated and one selected; in the
+    tail ``erfc(u) = exp(-z^2 - 0.5625) exp((z - u)(z + u) + R/S) / u`` with ``z`` = ``u``
+    truncated to 20 fractional bits (``z^2`` exact, as fdlibm's cleared low word), the
+    product of the two exponentials as one :func:`exp_hl`; within a few ulp of libm.
+    """
+    z = u * u
+    r = _PP[0] + z * (_PP[1] + z * (_PP[2] + z * (_PP[3] + z * _PP[4])))
+    q = 1.0 + z * (_QQ[0] + z * (_QQ[1] + z * (_QQ[2] + z * (_QQ[3] + z * _QQ[4]))))
+    y = r / q
+    erf_s = u + u * y
+    erfc_s = 1.0 - erf_s if u < 0.25 else 0.5 - ((u - 0.5) + u * y)
+    s = u - 1.0
+    p = _PA[0] + s * (_PA[1] + s * (_PA[2] + s * (_PA[3] + s * (_PA[4] + s * (
+        _PA[5] + s * _PA[6])))))
+    q = 1.0 + s * (_QA[0] + s * (_QA[1] + s * (_QA[2] + s * (_QA[3] + s * (
+        _QA[4] + s * _QA[5])))))
+    pq = p / q
+    erf_m = _ERX + pq
+    erfc_m = (1.0 - _ERX) - pq
+    ut = 1.25 if u < 1.25 else (28.0 if u > 28.0 else u)  # keeps the tail finite elsewhere
+    t = 1.0 / (ut * ut)
+    ta = ut < 2.857142857142857
+    c0 = _RA[0] if ta else _RB[0]
+    c1 = _RA[1] if ta else _RB[1]
+    c2 = _RA[2] if ta else _RB[2]
+    c3 = _RA[3] if ta else _RB[3]
+    c4 = _RA[4] if ta else _RB[4]
+    c5 = _RA[5] if ta else _RB[5]
+    c6 = _RA[6] if ta else _RB[6]
+    c7 = _RA[7] if ta else _RB[7]
+    d1 = _SA[0] if ta else _SB[0]
+    d2 = _SA[1] if ta else _SB[1]
+    d3 = _SA[2] if ta else _SB[2]
+    d4 = _SA[3] if ta else _SB[3]
+    d5 = _SA[4] if ta else _SB[4]
+    d6 = _SA[5] if ta else _SB[5]
+    d7 = _SA[6] if ta else _SB[6]
+    d8 = _SA[7] if ta else _SB[7]
+    rr = c0 + t * (c1 + t * (c2 + t * (c3 + t * (c4 + t * (c5 + t * (c6 + t * c7))))))
+    ss = 1.0 + t * (d1 + t * (d2 + t * (d3 + t * (d4 + t * (d5 + t * (d6 + t * (
+        d7 + t * d8)))))))
+    zt = np.float64(np.int64(ut * _TWO20)) * (1.0 / _TWO20)
+    erfc_t = exp_hl(-zt * zt - 0.5625, (zt - ut) * (zt + ut) + rr / ss) / ut
+    erfc_t = 0.0 if u >= 28.0 else erfc_t
+    small = u < 0.84375
+    mid = u < 1.25
+    ef = erf_s if small else (erf_m if mid else 1.0 - erfc_t)
+    ec = erfc_s if small else (erfc_m if mid else erfc_t)
+    nan = u != u
+    return (u if nan else ef), (u if nan else ec)
+
+
+erf_erfc_pos = njit(cache=True, inline="always")(_py_erf_erfc_pos)
+
+
+def _py_erf_pair_vec(a, d):
+    """``(erf(a), erf(a + d) - erf(a))`` with selects: the formulas of ``activations.act_diff``.
+
+    The difference is :func:`activations.erf_gl` (8-point Gauss-Legendre with one
+    exponential, vectorisable) when ``|d| (1 + |a|) < 1/2``, complementary error functions
+    on the saturated side otherwise (all branches evaluated, one selected); no libm call.
+    """
+    b = a + d
+    ua = abs(a)
+    ub = abs(b)
+    ea, ca = erf_erfc_pos(ua)
+    eb, cb = erf_erfc_pos(ub)
+    sa = -1.0 if a < 0.0 else 1.0
+    sb = -1.0 if b < 0.0 else 1.0
+    gl = erf_gl(a, d)
+    far = ca - cb if (a > 0.0) & (b > 0.0) else (
+        cb - ca if (a < 0.0) & (b < 0.0) else sb * eb - sa * ea)
+    e = gl if abs(d) * (1.0 + ua) < 0.5 else far
+    return sa * ea, (0.0 if d == 0.0 else e)
+
+
+erf_pair_vec = njit(cache=True, inline="always")(_py_erf_pair_vec)
+
+
 def _py_gram_block(a_buf, e_buf, i0, i1):
     """``sum a^2, sum a e, sum e^2`` over ``[i0, i1)`` (reassociated: vectorised)."""
     A = 0.0
@@ -250,6 +363,11 @@ def _py_act_block(code, h, d, a_buf, e_buf, i0, i1):
                     a, e = tanh_pair(np.float64(h[i]), np.float64(d[i]))
                     a_buf[i - i0] = a
                     e_buf[i - i0] = e
+    elif code == ERF:
+        for i in range(i0, i1):
+            a, e = erf_pair_vec(np.float64(h[i]), np.float64(d[i]))
+            a_buf[i - i0] = a
+            e_buf[i - i0] = e
     elif code == HARD_TANH:
         # activations.act_diff with selects (same results): d passes through exactly in
         # the linear region, saturated on one side gives clip(a + d) - clip(a) (0 if both)

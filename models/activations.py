@@ -23,8 +23,10 @@ saturation (the textbook :math:`\tanh d\,(1-\tanh a\tanh(a+d))` loses a factor
 ``expm1_fast`` (Cody–Waite reduction, degree-13 Taylor polynomial, ``2**k`` from a table;
 within 2 ulp of libm, measured).
 ``sin``: :math:`2\cos(a+d/2)\sin(d/2)`. ``erf``: 8-point Gauss–Legendre quadrature of
-:math:`\tfrac{2}{\sqrt\pi}e^{-t^2}` over :math:`[a, a+d]` when :math:`|d|(1+|a|) < 1/2`,
-complementary error functions on the saturated side otherwise. ``relu``, ``hard_tanh``,
+:math:`\tfrac{2}{\sqrt\pi}e^{-t^2}` over :math:`[a, a+d]` when :math:`|d|(1+|a|) < 1/2`
+(``erf_gl``: symmetric nodes paired into one exponential of an exactly split :math:`m^2` and
+short Taylor series, within a few ulp), complementary error functions on the saturated side
+otherwise. ``relu``, ``hard_tanh``,
 ``linear``: ``d`` is passed through *exactly* where both points lie in the same linear piece
 (so a difference becomes exactly 0 only through saturation, never through rounding), and the
 exact difference of the clipped values otherwise.
@@ -67,6 +69,7 @@ _GL_X = np.array([-0.9602898564975363, -0.7966664774136267, -0.5255324099163290,
 _GL_W = np.array([0.1012285362903763, 0.2223810344533745, 0.3137066458778873,
                   0.3626837833783620, 0.3626837833783620, 0.3137066458778873,
                   0.2223810344533745, 0.1012285362903763])
+_GL_X2 = _GL_X * _GL_X
 
 
 # --------------------------------------------------------------------------- scalar kernels
@@ -112,7 +115,8 @@ def _py_act_d2phi(code, x):
 
 
 def _py_act_diff(code, a, d):
-    # self-contained (libm only): also compiled by numba.cuda as a device function
+    # libm and erf_gl only: also compiled by numba.cuda as a device function (numba.cuda
+    # compiles the njit function erf_gl for the device)
     if code == TANH:
         if d == 0.0:
             return 0.0
@@ -133,13 +137,7 @@ def _py_act_diff(code, a, d):
         if d == 0.0:
             return 0.0
         if abs(d) * (1.0 + abs(a)) < 0.5:
-            half = 0.5 * d
-            mid = a + half
-            s = 0.0
-            for k in range(8):
-                t = mid + half * _GL_X[k]
-                s += _GL_W[k] * math.exp(-t * t)
-            return _TWO_OVER_SQRTPI * half * s
+            return erf_gl(a, d)
         b = a + d
         if a > 0.0 and b > 0.0:
             return math.erfc(a) - math.erfc(b)
@@ -197,6 +195,93 @@ def _py_expm1_fast(x):
 
 
 expm1_fast = njit(cache=True, inline="always")(_py_expm1_fast)
+
+
+def _py_exp_hl(hi, lo):
+    """``exp(hi + lo)`` for ``hi`` a multiple of ``2**-40`` with ``|hi| < 2**12``, small ``lo``.
+
+    The reduction of :func:`expm1_fast` applied to the unrounded sum,
+    ``r = ((hi - k ln2_hi) + lo) - k ln2_lo`` (the first difference is exact), so the rounding
+    of ``hi + lo`` does not enter; 0 below ``exp(-745)``. No libm call and no branch
+    (vectorisable); within 2 ulp of ``exp``.
+    """
+    x = hi + lo
+    xc = -745.0 if x < -745.0 else (709.0 if x > 709.0 else x)
+    kf = np.float64(np.int64(xc * _INV_LN2 + 1100.5)) - 1100.0
+    r = ((hi - kf * _LN2_HI) + lo) - kf * _LN2_LO
+    p = r * (1.0 + r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (
+        1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 + r * (
+            1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600
+                                                       + r / 6227020800.0))))))))))))
+    e = _POW2[np.int64(kf) + 1075] * (1.0 + p)
+    return 0.0 if x < -745.0 else e
+
+
+exp_hl = njit(cache=True, inline="always")(_py_exp_hl)
+
+
+def _py_gl_node(w, x2, md2, h2):
+    """``w exp(-h2 x2) cosh(sqrt(md2 x2))`` by Taylor series (for ``md2 x2 <= 0.4``).
+
+    ``h2 x2 <= 1/16``: degree 10 in ``-h2 x2`` (truncation < 1e-19); ``md2 x2 <= 0.4``:
+    degree 18 in the cosine's argument (< 1e-19). Larger ``md2 x2`` is clipped at 1 (the
+    caller does not use those lanes; keeps them finite).
+    """
+    y = md2 * x2
+    y = 1.0 if y > 1.0 else y
+    v = h2 * x2
+    ev = 1.0 - v * (1.0 - v * (0.5 - v * (1.0 / 6 - v * (1.0 / 24 - v * (1.0 / 120 - v * (
+        1.0 / 720 - v * (1.0 / 5040 - v * (1.0 / 40320 - v * (1.0 / 362880
+                                                              - v / 3628800.0)))))))))
+    ch = 1.0 + y * (0.5 + y * (1.0 / 24 + y * (1.0 / 720 + y * (1.0 / 40320 + y * (
+        1.0 / 3628800 + y * (1.0 / 479001600 + y * (1.0 / 87178291200 + y * (
+            1.0 / 20922789888000 + y / 6402373705728000.0))))))))
+    return w * ev * ch
+
+
+gl_node = njit(cache=True, inline="always")(_py_gl_node)
+
+
+def _py_erf_gl(a, d):
+    r"""``erf(a + d) - erf(a)`` for ``|d| (1 + |a|) < 1/2``, relative accuracy to ``d ~ 1e-300``.
+
+    8-point Gauss-Legendre quadrature of :math:`\tfrac{2}{\sqrt\pi}e^{-t^2}` over
+    :math:`[a, a + d]`, its symmetric nodes :math:`m \pm \delta_k` (:math:`m = a + d/2`,
+    :math:`\delta_k = x_k d/2`) paired as
+    :math:`e^{-(m-\delta)^2} + e^{-(m+\delta)^2} = 2e^{-m^2}e^{-\delta^2}\cosh(2m\delta)`:
+    one exponential of :math:`-m^2`, with :math:`m` kept exactly (two-sum) and
+    :math:`m^2` split exactly (:math:`m_h` = :math:`|m|` to 20 fractional bits), the rest by
+    :func:`gl_node`. Branch free and without libm calls, so the same
+    function serves the scalar kernels, the vectorised CPU kernel and the CUDA device code.
+    """
+    half = 0.5 * d
+    m = a + half
+    bb = m - a
+    ml = (a - (m - bb)) + (half - bb)  # two-sum: a + d/2 = m + ml exactly
+    neg = m < 0.0
+    mc = -m if neg else m
+    lc = -ml if neg else ml
+    big = mc > 40.0  # exp(-1600) = 0 already
+    mc = 40.0 if big else mc
+    lc = 0.0 if big else lc
+    mh = np.float64(np.int64(mc * 1048576.0)) * (1.0 / 1048576.0)
+    mlo = (mc - mh) + lc
+    md2 = (m * d) * (m * d)
+    h2 = half * half
+    s = (gl_node(_GL_W[4], _GL_X2[4], md2, h2) + gl_node(_GL_W[5], _GL_X2[5], md2, h2)
+         + gl_node(_GL_W[6], _GL_X2[6], md2, h2) + gl_node(_GL_W[7], _GL_X2[7], md2, h2))
+    return _TWO_OVER_SQRTPI * d * exp_hl(-mh * mh, -(2.0 * mh + mlo) * mlo) * s
+
+
+erf_gl = njit(cache=True, inline="always")(_py_erf_gl)
+
+
+@njit(cache=True)
+def _erf_gl_array(a, d):
+    out = np.empty(a.shape[0])
+    for i in range(a.shape[0]):
+        out[i] = erf_gl(a[i], d[i])
+    return out
 
 
 def _py_tanh_pair(a, d):
@@ -372,10 +457,7 @@ def _np_diff(code, a, d):
             out = np.where(neg, special.erfc(-b) - special.erfc(-a), out)
             small = np.abs(d) * (1.0 + np.abs(a)) < 0.5
             if np.any(small):
-                half = 0.5 * d
-                t = (a + half)[..., None] + half[..., None] * _GL_X
-                quad = _TWO_OVER_SQRTPI * half * (np.exp(-t * t) @ _GL_W)
-                out = np.where(small, quad, out)
+                out = np.where(small, _erf_gl_array(a.ravel(), d.ravel()).reshape(a.shape), out)
             return out
         if code == RELU:
             out = np.maximum(b, 0.0) - np.maximum(a, 0.0)

@@ -194,3 +194,66 @@ def test_vectorised_log_normal_pair_and_tanh_pair_agree_with_references():
     assert np.array_equal(out_v[2] == 0.0, out_r[1] == 0.0) and np.all(out_v[2][d == 0.0] == 0.0)
     z = np.abs(out_v[3] - out_r[2]) / (1 + np.abs(out_r[2]))
     assert z.max() < 5e-15
+
+
+def test_vectorised_erf_pair_agrees_with_libm_and_the_scalar_formulas():
+    # the MLP Gaussian kernel's libm-free erf (fdlibm's rational approximations with selects)
+    from absorbphys.models._mlp_cpu import erf_erfc_pos, erf_pair_vec
+    from absorbphys.models.activations import ERF, act_phi_diff
+    from numba import njit
+
+    @njit(error_model="numpy", fastmath={"contract"})
+    def vec(u, e, c, a, d, p, q):
+        for i in range(u.shape[0]):
+            e[i], c[i] = erf_erfc_pos(u[i])
+        for i in range(a.shape[0]):
+            p[i], q[i] = erf_pair_vec(a[i], d[i])
+
+    @njit
+    def ref(u, e, c, a, d, p, q):
+        for i in range(u.shape[0]):
+            e[i] = math.erf(u[i])
+            c[i] = math.erfc(u[i])
+        for i in range(a.shape[0]):
+            p[i], q[i] = act_phi_diff(ERF, a[i], d[i])
+
+    g = np.random.default_rng(4)
+    # every piece of the approximation, its edges, the underflow of erfc and tiny arguments
+    edges = [0.0, 0.25, 0.84375, 1.25, 1 / 0.35, 6.0, 27.2, 28.0, 40.0, 1e300]
+    u = np.concatenate([g.uniform(0, 30, 100000), np.logspace(-310, 1.5, 20000), edges,
+                        np.nextafter(edges, 0.0)])
+    m = 100000
+    a = g.standard_normal(m) * np.logspace(-300, 1.5, m)
+    d = g.choice([-1.0, 1.0], m) * np.logspace(-300, 1.6, m)[g.permutation(m)]
+    d[::101] = 0.0
+    out_v = [np.empty(len(u)), np.empty(len(u)), np.empty(m), np.empty(m)]
+    out_r = [np.empty(len(u)), np.empty(len(u)), np.empty(m), np.empty(m)]
+    vec(u, *out_v[:2], a, d, *out_v[2:])
+    ref(u, *out_r[:2], a, d, *out_r[2:])
+    for v, r in zip(out_v, out_r):
+        big = np.abs(r) > 1e-290  # below: subnormal results, compared absolutely
+        assert np.max(np.abs(v[big] - r[big]) / np.spacing(np.abs(r[big]))) <= 6
+        assert np.max(np.abs(v[~big] - r[~big]), initial=0.0) <= 1e-305
+    assert np.array_equal(out_v[3] == 0.0, out_r[3] == 0.0) and np.all(out_v[3][d == 0.0] == 0.0)
+    nan = np.full(1, np.nan)
+    vec(nan, *[np.empty(1) for _ in range(2)], nan, nan, *[np.empty(1) for _ in range(2)])
+
+
+def test_erf_difference_keeps_full_accuracy_at_tiny_d_and_large_a():
+    # d -> 0: erf(a + d) - erf(a) = d 2/sqrt(pi) exp(-(a + d/2)^2) (1 + O(d^2)); the reference
+    # splits a^2 exactly (a = ah + al, ah with 20 fractional bits), which libm exp(-a*a) does
+    # not (2 a^2 ulp: ~1500 ulp at a = 27, the error of the previous quadrature)
+    from absorbphys.models.activations import erf_gl
+
+    act = get_activation("erf")
+    g = np.random.default_rng(8)
+    a = g.uniform(-27.0, 27.0, 2000)
+    d = g.choice([-1.0, 1.0], 2000) * 10.0 ** g.uniform(-250, -40, 2000)
+    ah = np.trunc(a * 2**20) / 2**20
+    al = a - ah
+    want = d * (2 / math.sqrt(math.pi)) * np.exp(-ah * ah) * np.exp(-(2 * ah + al) * al)
+    ok = np.abs(want) > 1e-290
+    for got in (np.array([erf_gl(x, y) for x, y in zip(a, d)]),
+                np.array([act.diff(x, y) for x, y in zip(a, d)]), act.np_diff(a, d)):
+        err = np.abs(got[ok] - want[ok]) / np.spacing(np.abs(want[ok]))
+        assert err.max() <= 6, err.max()
