@@ -24,9 +24,9 @@ def resolve_backend(backend, process=None) -> str:
 
     Parameters
     ----------
-    backend : str
-        ``"cpu"``, ``"cuda"`` or ``"auto"`` (cuda where available and supported by the
-        process, else cpu).
+    backend : str or None
+        ``None`` (the option ``backend``), ``"cpu"``, ``"cuda"`` or ``"auto"`` (cuda where
+        available and supported by the process, else cpu).
     process : AbsorbingProcess, optional
         Checked for a kernel on that backend.
 
@@ -38,6 +38,9 @@ def resolve_backend(backend, process=None) -> str:
         from absorbphys.config import get_option
 
         backend = get_option("backend")
+        if backend not in BACKENDS:
+            raise UsageError("option backend (ABSORBPHYS_BACKEND) must be one of 'cpu', "
+                             f"'cuda', 'auto', got {backend!r}")
     if backend not in BACKENDS:
         raise UsageError(f"backend must be one of 'cpu', 'cuda', 'auto', got {backend!r}")
     supported = process.backends if process is not None else ("cpu", "cuda")

@@ -349,7 +349,7 @@ def classify_groups(estimates: dict, dim: int | None = None, size_kind=None) -> 
 
 # ============================================================================ the job
 def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progress=None,
-              config=None, backend="cpu", resume=None, workers=None):
+              config=None, backend=None, resume=None, workers=None):
     r"""Benchmark deep networks against reference absorbing-state models; write a report.
 
     For each process: critical point from a coarse-to-fine sweep of the control parameter,
@@ -378,8 +378,9 @@ def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progres
         A custom configuration, or a JSON file of entries
         (:func:`~absorbphys._benchmark_config.load_config`); default
         :func:`~absorbphys._benchmark_config.default_config` of ``mode``.
-    backend : str
-        Simulation backend.
+    backend : {"cpu", "cuda", "auto"}, optional
+        Where every simulation runs; default: the option ``backend``
+        (:func:`~absorbphys.set_options`, ``ABSORBPHYS_BACKEND``), itself ``"cpu"`` unless set.
     resume : bool, optional
         Reuse finished stages from ``out/.checkpoints`` (default: True for ``"full"``).
     workers : int, optional

@@ -36,8 +36,8 @@ class Runner:
         The benchmark entry.
     seed : int
         Master seed.
-    backend : str
-        Backend for every run.
+    backend : str or None
+        Backend for every run (``None``: the option ``backend``).
     ckpt_dir : pathlib.Path or None
         Checkpoint directory of this entry (``None``: no checkpoints).
     log : callable
@@ -46,7 +46,7 @@ class Runner:
         Local worker processes for grids with several points (``None``: the sweep default).
     """
 
-    def __init__(self, entry, seed, backend="cpu", ckpt_dir=None, log=None, workers=None):
+    def __init__(self, entry, seed, backend=None, ckpt_dir=None, log=None, workers=None):
         from absorbphys._registry import get_model
 
         self.entry = entry

@@ -34,7 +34,8 @@ def register(sub):
     p.add_argument("--config", default=None, metavar="FILE.json",
                    help="custom configuration: a JSON list of entries (fields of "
                         "absorbphys._benchmark_config.Entry) instead of the built-in one")
-    p.add_argument("--backend", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--backend", default=None,
+                   help="cpu, cuda or auto (default: $ABSORBPHYS_BACKEND, else cpu)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=run)
 

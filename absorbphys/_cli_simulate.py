@@ -17,7 +17,8 @@ def register(sub):
                                                    "(default min(samples, 100))")
     p.add_argument("--init", default="full", help="full, seed, or a number (networks: c0)")
     p.add_argument("--seed", default="0", help="master seed (default 0)")
-    p.add_argument("--backend", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--backend", default=None,
+                   help="cpu, cuda or auto (default: $ABSORBPHYS_BACKEND, else cpu)")
     p.add_argument("--times", default=None, help="'log' for log-spaced output times")
     p.add_argument("--out", default=None, help="output netCDF file")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

@@ -24,7 +24,8 @@ def register(sub):
     p.add_argument("--init", default="full", help="full, seed, or a number (networks: c0)")
     p.add_argument("--seed", default="0", help="master seed (default 0); each point's seed "
                                                "derives from it and the point's parameters")
-    p.add_argument("--backend", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--backend", default=None,
+                   help="cpu, cuda or auto (default: $ABSORBPHYS_BACKEND, else cpu)")
     p.add_argument("--times", default=None, help="'log' (or a count) for log-spaced times")
     p.add_argument("--out", required=True, help="output netCDF file (checkpoints in "
                                                 "OUT.parts/ while running)")

@@ -150,7 +150,7 @@ def build_dataset(process: AbsorbingProcess, sums: dict, n_samples: np.ndarray,
 
 
 def simulate(process: AbsorbingProcess, t_max, samples=1, init="full", seed=0,
-             backend="cpu", times=None, batches=None, progress=None) -> xr.Dataset:
+             backend=None, times=None, batches=None, progress=None) -> xr.Dataset:
     """Run a process and return the observables as an :class:`xarray.Dataset`.
 
     Parameters
@@ -168,8 +168,9 @@ def simulate(process: AbsorbingProcess, t_max, samples=1, init="full", seed=0,
     seed : int
         Master seed in [0, 2**63 - 1]. Each sample's stream is a pure function of
         ``(seed, sample)``: results do not depend on threads, batches or backend.
-    backend : {"cpu", "cuda", "auto"}
-        Where to run.
+    backend : {"cpu", "cuda", "auto"}, optional
+        Where to run; default: the option ``backend`` (:func:`~absorbphys.set_options`,
+        ``ABSORBPHYS_BACKEND``), itself ``"cpu"`` unless set.
     times : None, "log", int or array_like
         Output times (see :func:`make_times`).
     batches : int, optional

@@ -669,7 +669,7 @@ def _same(a, b):
 
 
 # ============================================================================ public
-def sweep(model, grid, t_max, samples=1, init="full", seed=0, backend="cpu", out=None,
+def sweep(model, grid, t_max, samples=1, init="full", seed=0, backend=None, out=None,
           client=None, times=None, batches=None, params=None, resume=False, progress=None,
           workers=None, keep_parts=False) -> xr.Dataset:
     """Run a process at every point of a parameter grid and return one Dataset.
@@ -692,8 +692,9 @@ def sweep(model, grid, t_max, samples=1, init="full", seed=0, backend="cpu", out
     seed : int
         Master seed in [0, 2**63 - 1]. Each point runs with :func:`point_seed` ``(seed,
         process)``, a function of the master seed and the point's parameters only.
-    backend : {"cpu", "cuda", "auto"}
-        Where each point runs.
+    backend : {"cpu", "cuda", "auto"}, optional
+        Where each point runs; default: the option ``backend`` (:func:`~absorbphys.set_options`,
+        ``ABSORBPHYS_BACKEND``), itself ``"cpu"`` unless set.
     out : str or os.PathLike, optional
         Output netCDF file. Checkpoints live in ``out + ".parts"`` while the sweep runs.
     client : distributed.Client, optional

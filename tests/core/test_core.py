@@ -138,6 +138,28 @@ def test_cuda_backend_without_gpu_is_a_clear_error():
         ap.simulate(ToyDP(L=8, p=0.5), t_max=5, backend="cuda")
     ds = ap.simulate(ToyDP(L=8, p=0.5), t_max=5, backend="auto")
     assert ds.attrs["backend"] == "cpu"
+    # the option (set_options / ABSORBPHYS_BACKEND) is the default of simulate and sweep
+    from absorbphys.models import DirectedPercolation
+
+    dp = DirectedPercolation(L=64, p=0.6)
+    with ap.set_options(backend="cuda"):
+        with pytest.raises(ValueError, match="needs an NVIDIA GPU"):
+            ap.simulate(dp, t_max=5)
+        with pytest.raises(ValueError, match="needs an NVIDIA GPU"):
+            ap.sweep("dp", {"p": [0.5]}, params={"L": 64}, t_max=5, workers=1)
+        assert ap.simulate(dp, t_max=5, backend="cpu").attrs["backend"] == "cpu"
+
+
+def test_backend_from_the_environment(monkeypatch, capsys):
+    from absorbphys import config
+    from absorbphys.cli import main
+
+    monkeypatch.setattr(config, "OPTIONS", dict(config.OPTIONS, backend="gpu"))
+    with pytest.raises(ValueError, match=r"ABSORBPHYS_BACKEND\) must be one of"):
+        ap.simulate(ToyDP(L=8, p=0.5), t_max=5)
+    assert main(["simulate", "_toy_dp", "--t-max", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "ABSORBPHYS_BACKEND" in err and "\n" not in err
 
 
 def test_log_times():
