@@ -288,7 +288,10 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
     ``resolution_error``). The whole estimate is repeated on the later half of the window
     (in ``ln t``); the shifts of the critical value and of ``delta`` are added in quadrature
     as systematic errors from corrections to scaling (attribute ``window_error``). With
-    several sign changes (noise) the median crossing is used.
+    several sign changes (noise, or the curvature's return to ~0 deep in the active phase)
+    only changes from negative (absorbing side: the end of the sweep with the lower late-time
+    ``rho``) to positive count, and the one that best splits the sweep into significant
+    negative and positive curvatures is used (attribute ``crossings``: all of them).
 
     Parameters
     ----------
@@ -345,12 +348,22 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
         raise ValueError(f"control: no sign change of the late-time curvature in "
                          f"{control} in [{xi[0]:g}, {xi[-1]:g}]: every value looks {phase}; "
                          f"extend the sweep")
-    cross = []
+    cross = {}
     for i in change:
         d = ci[i + 1] - ci[i]
-        cross.append(xi[i] if d == 0 else xi[i] - ci[i] * (xi[i + 1] - xi[i]) / d)
-    mid = int(change[np.argsort(cross)[len(cross) // 2]])  # the median crossing
-    x0 = float(np.sort(cross)[len(cross) // 2])
+        cross[int(i)] = xi[i] if d == 0 else xi[i] - ci[i] * (xi[i + 1] - xi[i]) / d
+    # Deep in the active phase the curvature decays back to ~0 and noise can flip its sign:
+    # keep the crossings from bending down (absorbing side: the lower late-time rho) to
+    # bending up, and among them take the best step: the split with the most significant
+    # negative curvature on the absorbing side and positive on the active side.
+    with np.errstate(invalid="ignore"):
+        late = np.nanmean(reps[0][good], axis=-1)
+    orient = -1.0 if late[-1] < late[0] else 1.0
+    z = np.clip(ci / np.maximum(ce[good], 1e-300), -10.0, 10.0)
+    cand = [i for i in cross if orient * ci[i] < 0.0 <= orient * ci[i + 1]] or list(cross)
+    score = {i: float(orient * (z[i + 1:].sum() - z[:i + 1].sum())) for i in cand}
+    mid = max(cand, key=lambda i: (score[i], -i))
+    x0 = float(cross[mid])
     idx_good = np.nonzero(good)[0]
     if n_fit == 2:  # linear interpolation between the bracketing values
         near = idx_good[[mid, mid + 1]]
@@ -402,6 +415,7 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
         attrs={"var": c.name, "control": control, "t_min": lo, "t_max": hi,
                "n_fit": n_fit, "fit_values": [float(v) for v in xs],
                "resolution_error": resolution, "window_error": window,
+               "crossings": [float(v) for v in sorted(cross.values())],
                "method": "zero of the late-time curvature of ln rho vs ln t"})
     return ds
 

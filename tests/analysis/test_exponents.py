@@ -97,6 +97,20 @@ def test_critical_point_recovered(xc, delta, seed):
     assert set(estimates(r)) == {"p_c", "delta"}
 
 
+def test_critical_point_ignores_noise_crossings_deep_in_the_active_phase():
+    # A sweep far into the active phase: there the curvature returns to ~0 and noise flips
+    # its sign (here between p = 0.68 and 0.70). The median crossing took that one
+    # (0.697 +- 0.009); only the absorbing-to-active change with the best split counts.
+    import absorbphys as ap
+
+    sw = ap.sweep("dp", {"p": [0.60, 0.62, 0.63, 0.64, 0.6447, 0.65, 0.66, 0.68, 0.70]},
+                  params={"L": 1024}, t_max=2000, samples=16, times="log", seed=2, workers=1)
+    r = critical_point(sw)
+    assert len(r.attrs["crossings"]) >= 2  # the spurious change is there
+    assert within(r.p_c, r.p_c_error, 0.644700185, k=3.0)
+    assert abs(float(r.p_c) - 0.644700185) < 0.005
+
+
 def test_critical_point_needs_sign_change():
     f = synth.scaling_sweep(DP_DELTA, DP_NU_PAR, 0.6447)
     ds = synth.make(f, synth.log_times(3000), sweep={"p": [0.55, 0.58, 0.6]})
