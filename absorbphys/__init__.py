@@ -7,7 +7,14 @@ absorbing processes (layer = time, width = system size) share one interface,
 accessor ``ds.absorb``) turns into critical points, exponents and universality classes.
 """
 
+import importlib.util
+
 from absorbphys import config
+
+if importlib.util.find_spec("absorbphys.analysis") is None:  # pragma: no cover
+    raise ImportError("absorbphys.analysis and absorbphys.models live in the top-level "
+                      "analysis/ and models/ folders and exist only once the package is "
+                      "installed: run `pip install -e .` in the repository")
 from absorbphys._benchmark import benchmark
 from absorbphys._io import load, save
 from absorbphys._params import Param, UsageError

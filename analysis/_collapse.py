@@ -154,20 +154,31 @@ def _objective(form, lnY, dlnY, min_overlap):
     return f
 
 
-def _minimise(f, starts, rel_step=0.05):
+def _minimise(f, starts, rel_step=0.05, every=False):
+    """Run Nelder-Mead from each start; return the best result (``every``: all, best first)."""
     from scipy.optimize import minimize
 
-    best = None
+    res = []
     for s in starts:
         s = np.asarray(s, dtype=np.float64)
         step = np.maximum(np.abs(s) * rel_step, 0.01)
         simplex = np.vstack([s] + [s + np.eye(s.size)[i] * step[i] for i in range(s.size)])
-        r = minimize(f, s, method="Nelder-Mead",
-                     options={"initial_simplex": simplex, "xatol": 1e-4, "fatol": 1e-4,
-                              "maxiter": 200 * s.size})
-        if best is None or r.fun < best.fun:
-            best = r
-    return best
+        res.append(minimize(f, s, method="Nelder-Mead",
+                            options={"initial_simplex": simplex, "xatol": 1e-4,
+                                     "fatol": 1e-4, "maxiter": 200 * s.size}))
+    res.sort(key=lambda r: r.fun)
+    return res if every else res[0]
+
+
+def _distinct_minima(results, tol=0.05):
+    """Return the finite minima of ``results`` (best first) more than ``tol`` apart."""
+    kept = []
+    for r in results:
+        if not (np.isfinite(r.fun) and r.fun < 1e300):
+            continue
+        if all(np.max(np.abs(r.x - k.x) / np.maximum(np.abs(k.x), 1.0)) > tol for k in kept):
+            kept.append(r)
+    return kept
 
 
 def _initial_grid(form, lnY, dlnY, min_overlap, x0, n_starts):
@@ -261,7 +272,9 @@ def collapse(data, var="rho", form="size", size_dim=None, control=None, critical
 
     The quality (:func:`absorbphys.analysis._core.hh_quality`) is minimised by Nelder–Mead
     from the ``n_starts`` best points of a coarse scan (or from ``x0``); errors are the
-    standard deviation over ``n_boot`` bootstrap resamples of the batches of every curve,
+    standard deviation over ``n_boot`` bootstrap resamples of the batches of every curve
+    (each refitted from every distinct local minimum of the first fit, keeping the best, so
+    that a rival minimum of similar quality widens the errors; attribute ``local_minima``),
     multiplied by ``sqrt(quality)`` when the quality exceeds 1 (misfit beyond the error bars,
     as for a reduced chi-square; attribute ``error_scale``).
     Curves may have different time grids (a list of Datasets/DataArrays, or NaN padding).
@@ -330,10 +343,15 @@ def collapse(data, var="rho", form="size", size_dim=None, control=None, critical
     xc = critical_value(critical, curve_dim).value if form == "control" else None
     fm = _Form(form, labels, lnT, xc, free_critical)
     starts, f = _initial_grid(fm, lnY, dlnY, min_overlap, x0, int(n_starts))
-    best = _minimise(f, starts)
-    if not np.isfinite(best.fun) or best.fun >= 1e300:
+    minima = _distinct_minima(_minimise(f, starts, every=True))
+    if not minima:
         raise ValueError("collapse: the optimiser found no overlapping collapse")
+    best = minima[0]
     q0 = best.x
+    # every bootstrap refit starts from each distinct local minimum and keeps the best, so
+    # that a rival minimum of similar quality (e.g. on the line a = delta b of the size form
+    # when the cutoff is weak) can show up in the errors instead of being hidden
+    boot_starts = [m.x for m in minima]
     # bootstrap: resample the batches of every curve, refit from the best point
     rng = np.random.default_rng(seed)
     K, n = lnY.shape
@@ -350,7 +368,7 @@ def collapse(data, var="rho", form="size", size_dim=None, control=None, critical
     qb = np.full((n_boot, q0.size), np.nan)
     mub = np.full((n_boot, 2), np.nan)
     for i in range(n_boot):
-        r = _minimise(_objective(fm, lnYb[i], dlnY, min_overlap), [q0], rel_step=0.02)
+        r = _minimise(_objective(fm, lnYb[i], dlnY, min_overlap), boot_starts, rel_step=0.02)
         if r.fun < 1e300:
             qb[i] = r.x
             if form == "size":
@@ -382,7 +400,8 @@ def collapse(data, var="rho", form="size", size_dim=None, control=None, critical
                              "free_critical": int(bool(free_critical)),
                              "t_min": np.nan if t_min is None else float(t_min),
                              "t_max": np.nan if t_max is None else float(t_max),
-                             "boot_failures": int(np.sum(~np.isfinite(qb[:, 0])))})
+                             "boot_failures": int(np.sum(~np.isfinite(qb[:, 0]))),
+                             "local_minima": len(minima)})
 
 
 def scaled_curves(data, result, var="rho", dim="t", sample_dim="batch"):
