@@ -34,6 +34,8 @@ def check_output_path(path) -> Path:
         raise UsageError(f"out: directory {str(parent)!r} does not exist; create it first")
     if p.is_dir():
         raise UsageError(f"out: {str(p)!r} is a directory; give a file name such as run.nc")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"out: directory {str(parent)!r} is not writable")
     return p
 
 
@@ -58,7 +60,10 @@ def save(ds: xr.Dataset, path) -> Path:
         If the directory is missing.
     """
     p = check_output_path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent or ".")
+    except OSError as exc:
+        raise UsageError(f"out: cannot write in {str(p.parent)!r}: {exc.strerror}") from None
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)

@@ -18,6 +18,9 @@ def _fmt(x):
     return repr(x) if isinstance(x, str) else f"{x:g}" if isinstance(x, float) else str(x)
 
 
+_INT_MAX = 2**63 - 1
+
+
 @dataclass(frozen=True)
 class Param:
     """Specification of one model parameter.
@@ -102,16 +105,22 @@ class Param:
             raise TypeError(f"{name} must be {rng}, got {value!r}")
         if isinstance(value, str):
             try:
-                value = float(value)
+                value = int(value) if self.kind == "int" and value.strip().lstrip("+-").isdigit() \
+                    else float(value)
             except ValueError:
                 raise TypeError(f"{name} must be {rng}, got {value!r}") from None
-        value = float(value)
-        if math.isnan(value):
+        value = int(value) if isinstance(value, numbers.Integral) else float(value)
+        if isinstance(value, float) and math.isnan(value):
             raise ValueError(f"{name} must be {rng}, got nan")
         if self.kind == "int":
-            if not value.is_integer():
-                raise TypeError(f"{name} must be {rng}, got {value:g}")
-            value = int(value)
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise TypeError(f"{name} must be {rng}, got {value:g}")
+                value = int(value)
+            if abs(value) > _INT_MAX:  # kernels and numpy use int64
+                raise ValueError(f"{name} must be {rng} and below 2**63, got {float(value):.3g}")
+        else:
+            value = float(value)
         lo, hi = self.low, self.high
         bad = ((lo is not None and (value < lo or (self.low_open and value == lo)))
                or (hi is not None and (value > hi or (self.high_open and value == hi))))

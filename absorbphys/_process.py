@@ -77,6 +77,15 @@ class AbsorbingProcess(abc.ABC):
     def _check(self):
         """Cross-parameter validation; raise a one-line ``ValueError``."""
 
+    def _state_bytes(self) -> int | None:
+        """Memory one running sample needs at least (bytes), or ``None`` if unknown.
+
+        :func:`~absorbphys.simulate` refuses a run whose samples in parallel need more than
+        the machine (or the address-space limit) offers: a kernel cannot report a failed
+        allocation from a parallel loop.
+        """
+        return None
+
     @abc.abstractmethod
     def _run(self, backend: str, times: np.ndarray, sample_edges: np.ndarray, init,
              seed: int) -> dict[str, np.ndarray]:

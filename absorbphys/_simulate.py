@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
+import os
+import signal
+import sys
+import threading
 
 import numpy as np
 import xarray as xr
@@ -17,6 +22,9 @@ from absorbphys._version import __version__
 
 _UNITS = {"rho": "1", "rho2": "1", "survival": "1", "n_active": "sites", "r2": "sites^2"}
 _MAX_SEED = 2**63 - 1
+
+
+_MAX_TIMES = 10**8  # output times with times=None (one float64 per time, batch and variable)
 
 
 def make_times(process: AbsorbingProcess, t_max, times=None) -> np.ndarray:
@@ -48,6 +56,9 @@ def make_times(process: AbsorbingProcess, t_max, times=None) -> np.ndarray:
     else:
         t_max = check_int("t_max", t_max, low=1)
     if times is None:
+        if t_max > _MAX_TIMES:
+            raise ValueError(f"t_max: times=None records every step, at most {_MAX_TIMES:.0e} "
+                             f"of them, got t_max={t_max:g}; use times='log' or a count")
         return np.arange(0, int(math.floor(t_max)) + 1, dtype=np.float64 if cont else np.int64)
     if isinstance(times, str) or isinstance(times, (int, np.integer)):
         if isinstance(times, str) and times != "log":
@@ -204,20 +215,110 @@ def simulate(process: AbsorbingProcess, t_max, samples=1, init="full", seed=0,
     configure_numba()
     edges = sample_edges(samples, batches)
     chunk = _chunk_size(batches)
+    _check_memory(process, min(chunk, batches))
     parts: dict[str, list] = {}
-    with Progress(total=batches, desc=f"{process.name}", enabled=progress) as bar:
+    with Progress(total=batches, desc=f"{process.name}", enabled=progress) as bar, \
+            deferred_interrupt() as interrupted:
         for b0 in range(0, batches, chunk):
             b1 = min(batches, b0 + chunk)
             out = process._run(backend, tarr, edges[b0:b1 + 1].copy(), init, seed)
             for k, v in out.items():
                 parts.setdefault(k, []).append(np.asarray(v, dtype=np.float64))
             bar.update(b1 - b0)
+            interrupted()
     sums = {k: np.concatenate(v, axis=0) for k, v in parts.items()}
     missing = [k for k in ("rho", "survival") if k not in sums]
     if missing:
         raise RuntimeError(f"model {process.name!r} kernel did not return {missing}")
     return build_dataset(process, sums, np.diff(edges), tarr, init=init, seed=seed,
                          backend=backend, t_max=t_max, samples=samples)
+
+
+#: Set by the ``absorbphys`` command: Ctrl-C during a kernel ends the process at once.
+EXIT_ON_INTERRUPT = False
+
+
+@contextlib.contextmanager
+def deferred_interrupt():
+    """Hold Ctrl-C (SIGINT) while compiled kernels run; raise it between chunks.
+
+    A ``KeyboardInterrupt`` raised while a parallel Numba kernel returns leaves an exception
+    set with a result and crashes the interpreter (segmentation fault). Inside this context
+    SIGINT only records the request (one note on stderr); calling the yielded function
+    raises ``KeyboardInterrupt`` at a safe point, as does leaving the context after one.
+    The command line (:data:`EXIT_ON_INTERRUPT` set) instead restores the system default
+    for the duration: Ctrl-C ends the process at once (status 130; nothing is being written
+    while kernels run). Does nothing outside the main thread or when SIGINT has a
+    non-default handler.
+
+    Yields
+    ------
+    callable
+        Raises ``KeyboardInterrupt`` if an interrupt arrived.
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield lambda: None
+        return
+    if EXIT_ON_INTERRUPT:
+        old = signal.signal(signal.SIGINT, signal.SIG_DFL)
+        try:
+            yield lambda: None
+        finally:
+            signal.signal(signal.SIGINT, old)
+        return
+    hit = []
+
+    def handler(signum, frame):
+        if not hit:
+            print("absorbphys: interrupt: stopping after the current batches", file=sys.stderr,
+                  flush=True)
+        hit.append(signum)
+
+    def check():
+        if hit:
+            raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, old)
+    check()
+
+
+def _available_memory() -> int | None:
+    """Physical memory, capped by the address-space limit (``ulimit -v``); None if unknown."""
+    avail = None
+    try:
+        avail = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            avail = soft if avail is None else min(avail, soft)
+    except (ImportError, ValueError, OSError):
+        pass
+    return avail
+
+
+def _check_memory(process: AbsorbingProcess, parallel: int) -> None:
+    """Refuse a run whose samples in parallel cannot fit in memory (one-line ValueError)."""
+    import numba
+
+    need = process._state_bytes()
+    avail = _available_memory()
+    if not need or not avail:
+        return
+    par = max(1, min(parallel, numba.get_num_threads()))
+    if need * par > avail:
+        size = process.size_param
+        raise ValueError(f"{size}={getattr(process, size)}: {par} sample(s) in parallel need "
+                         f"at least {need * par / 2**30:.3g} GiB, more than the "
+                         f"{avail / 2**30:.3g} GiB available; use a smaller {size}")
 
 
 def _chunk_size(batches: int) -> int:

@@ -58,6 +58,9 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from absorbphys import _simulate
+
+    _simulate.EXIT_ON_INTERRUPT = True  # Ctrl-C during a kernel: exit at once (status 130)
     try:
         return int(args.func(args) or 0)
     except (UsageError, ValueError, TypeError) as exc:
@@ -73,6 +76,15 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("absorbphys: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # after BrokenPipeError, a subclass; e.g. an unwritable folder
+        where = f" {exc.filename!r}" if getattr(exc, "filename", None) else ""
+        print(f"absorbphys {args.command}: error: {exc.strerror or exc}{where}",
+              file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"absorbphys {args.command}: error: out of memory; use smaller sizes or "
+              "fewer samples per batch", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

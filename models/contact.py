@@ -81,6 +81,9 @@ class ContactProcess(_ContactBase):
         if self.L ** self.dim >= 2**31:
             raise ValueError(f"L**dim must be < 2**31 sites, got L={self.L}, dim={self.dim}")
 
+    def _state_bytes(self):
+        return 8 * int(self.L) ** int(self.dim)  # active list and position index (int32)
+
     def _run(self, backend, times, sample_edges, init, seed):
         from absorbphys.models import _contact_cpu
 

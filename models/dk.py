@@ -86,6 +86,9 @@ class _DKBase(AbsorbingProcess):
     def _pn(self) -> np.ndarray:
         return dk_pn(*self._dk_probabilities())
 
+    def _state_bytes(self):
+        return 2 * (int(self.L) ** int(self.dim) // 8)  # two bit-packed lattices at least
+
     def _run(self, backend, times, sample_edges, init, seed):
         from absorbphys.models import _dk_cpu
 

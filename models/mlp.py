@@ -142,6 +142,12 @@ class MLP(AbsorbingProcess):
     def _check_init(self, init):
         return check_c0_init(init)
 
+    def _state_bytes(self):
+        n, item = int(self.width), np.dtype(self.dtype).itemsize
+        if self.method == "weights":  # the N x N weights and 4 (N x inputs) arrays
+            return item * (n * n + 4 * n * int(self.inputs))
+        return 2 * item * n
+
     def is_absorbed(self, rho):
         """Return whether ``rho <= eps`` (finite-width absorption threshold)."""
         return np.asarray(rho) <= self.eps
