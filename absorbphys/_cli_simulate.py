@@ -19,7 +19,9 @@ def register(sub):
     p.add_argument("--seed", default="0", help="master seed (default 0)")
     p.add_argument("--backend", default=None,
                    help="cpu, cuda or auto (default: $ABSORBPHYS_BACKEND, else cpu)")
-    p.add_argument("--times", default=None, help="'log' for log-spaced output times")
+    p.add_argument("--times", default=None,
+                   help="'log' (about 20 log-spaced times per decade) or a count N of "
+                        "log-spaced times (default: every step)")
     p.add_argument("--out", default=None, help="output netCDF file")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -37,6 +39,8 @@ def make_process(model: str, assignments):
         if name not in cls.params:
             raise ValueError(f"unknown parameter {name!r} for model {model!r}; valid: "
                              f"{', '.join(cls.params)}")
+        if name in kwargs:
+            raise ValueError(f"--param: parameter {name!r} given twice")
         kwargs[name] = value
     defaults = cls.defaults()
     missing = [k for k in cls.params if k not in defaults and k not in kwargs]
@@ -44,6 +48,13 @@ def make_process(model: str, assignments):
         raise ValueError(f"model {model!r} needs --param {missing[0]}=VALUE "
                          f"({cls.params[missing[0]].describe()})")
     return cls(**kwargs)
+
+
+def parse_times(text):
+    """Return ``--times``: None, ``"log"`` or an int count of log-spaced times."""
+    if text is not None and text.strip().isdigit():
+        return int(text)
+    return text
 
 
 def parse_init(text: str):
@@ -63,7 +74,7 @@ def run(args) -> int:
         ap._io.check_output_path(args.out)
     t_max = float(args.t_max) if proc.continuous_time else args.t_max
     ds = ap.simulate(proc, t_max=t_max, samples=args.samples, init=parse_init(args.init),
-                     seed=args.seed, backend=args.backend, times=args.times,
+                     seed=args.seed, backend=args.backend, times=parse_times(args.times),
                      batches=args.batches, progress=False if args.quiet else None)
     if args.out is not None:
         ap.save(ds, args.out)

@@ -41,11 +41,17 @@ def register(sub):
     p.set_defaults(func=run)
 
 
+_MAX_GRID = 10**6  # grid points of one sweep
+
+
 def _number(text, name, spec):
     try:
-        return float(text)
+        v = float(text)
     except ValueError:
         raise ValueError(f"--grid {spec}: {name!r} is not a number") from None
+    if not np.isfinite(v):
+        raise ValueError(f"--grid {spec}: {name} must be finite, got {text!r}")
+    return v
 
 
 def parse_grid_spec(text: str, cls) -> tuple[str, list]:
@@ -93,8 +99,9 @@ def parse_grid_spec(text: str, cls) -> tuple[str, list]:
         except ValueError:
             raise ValueError(f"--grid {text}: NUM must be an integer >= 1, "
                              f"got {parts[2]!r}") from None
-        if num < 1:
-            raise ValueError(f"--grid {text}: NUM must be an integer >= 1, got {num}")
+        if not 1 <= num <= _MAX_GRID:
+            raise ValueError(f"--grid {text}: NUM must be an integer in [1, {_MAX_GRID}], "
+                             f"got {num}")
         if start > stop:
             raise ValueError(f"--grid {text}: START must be <= STOP, got {start:g} > {stop:g}")
         if num > 1 and start == stop:
@@ -131,6 +138,9 @@ def build_grid(model: str, specs, assignments):
         if name in grid:
             raise ValueError(f"--grid: parameter {name!r} given twice")
         grid[name] = vals
+    total = int(np.prod([len(v) for v in grid.values()], dtype=float))
+    if total > _MAX_GRID:
+        raise ValueError(f"--grid: {total} grid points; at most {_MAX_GRID} per sweep")
     params = {}
     for a in assignments:
         name, value = parse_assignment(a)
@@ -139,6 +149,8 @@ def build_grid(model: str, specs, assignments):
                              f"{', '.join(cls.params)}")
         if name in grid:
             raise ValueError(f"parameter {name!r} is given both as --grid and --param")
+        if name in params:
+            raise ValueError(f"--param: parameter {name!r} given twice")
         params[name] = value
     return cls, grid, params
 

@@ -98,6 +98,8 @@ def load(path) -> xr.Dataset:
         If the file is missing, not netCDF, or truncated.
     """
     p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"file {str(p)!r} is a directory; give a netCDF file")
     if not p.is_file():
         raise UsageError(f"file {str(p)!r} does not exist")
     try:

@@ -69,7 +69,16 @@ def make_times(process: AbsorbingProcess, t_max, times=None) -> np.ndarray:
         if cont:
             return np.concatenate([[0.0], grid])
         return np.unique(np.concatenate([[0], np.rint(grid).astype(np.int64)]))
-    arr = np.asarray(times, dtype=np.float64).ravel()
+    if isinstance(times, (float, np.floating)) or isinstance(times, (set, frozenset, dict)):
+        raise TypeError(f"times must be None, 'log', an int count or a 1-d array of times, "
+                        f"got {times!r}")
+    try:
+        arr = np.asarray(times, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"times must be None, 'log', an int count or a 1-d array of times, "
+                        f"got {times!r}") from None
+    if arr.ndim != 1:
+        raise ValueError(f"times must be a 1-d array of times, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError("times must not be empty")
     if not np.all(np.isfinite(arr)) or arr[0] < 0 or arr[-1] > t_max:

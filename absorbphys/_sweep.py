@@ -221,8 +221,8 @@ def _plan(model, grid, t_max, samples, init, seed, backend, out, client, times, 
         try:
             proc = cls(**kwargs)
         except (ValueError, TypeError) as exc:
-            raise type(exc)(f"grid point {_describe_point(names, combo)}: "
-                            f"{str(exc).splitlines()[0] if str(exc) else exc!r}") from None
+            msg = str(exc).splitlines()[0] if str(exc) else repr(exc)
+            raise type(exc)(f"grid point {_describe_point(names, combo)}: {msg}") from None
         iv = proc._check_init(init)
         ta = make_times(proc, t_max, times)
         if tarr is None:

@@ -550,8 +550,29 @@ def _jit(f):
     return njit(cache=False)(f)
 
 
+def _probe(what, f, *args):
+    """Compile and call a user function once: a one-line TypeError if that fails."""
+    try:
+        jf = _jit(f)
+        v = jf(*args)
+    except Exception as exc:  # noqa: BLE001 - Numba raises many kinds; one line for the user
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TypeError(f"{what} must be a Numba-compilable Python function of "
+                        f"{len(args)} float(s) returning a float; calling it failed: "
+                        f"{first}") from None
+    if isinstance(v, bool) or not isinstance(v, (float, int, np.floating, np.integer)):
+        raise TypeError(f"{what} must return a float, got {type(v).__name__}")
+    return jf
+
+
 def _user(func, dphi=None, d2phi=None, diff=None, breakpoints=()):
-    phi = _jit(func)
+    phi = _probe("activation", func, 0.5)
+    if dphi is not None:
+        _probe("dphi", dphi, 0.5)
+    if d2phi is not None:
+        _probe("d2phi", d2phi, 0.5)
+    if diff is not None:
+        _probe("diff", diff, 0.5, 0.25)
     if dphi is None:
         @njit(cache=False)
         def dphi_(x):

@@ -539,6 +539,9 @@ class MeanFieldNetwork(AbsorbingProcess):
 
     def _check(self):
         get_activation(self.activation)
+        if self.sigma_w == 0.0 and self.sigma_b == 0.0:
+            raise ValueError("sigma_w and sigma_b must not both be 0 (the variance map has no "
+                             "fixed point q* > 0)")
 
     def _check_init(self, init):
         return check_c0_init(init)

@@ -61,7 +61,7 @@ def test_cli_keep_parts_and_resume(tmp_path, capsys):
 
 @pytest.mark.parametrize("extra, match", [
     (["--grid", "p=0.7:0.6:5"], r"START must be <= STOP, got 0.7 > 0.6"),
-    (["--grid", "p=0.1:0.2:0"], "NUM must be an integer >= 1, got 0"),
+    (["--grid", "p=0.1:0.2:0"], "NUM must be an integer in \\[1, 1000000\\], got 0"),
     (["--grid", "p=0.1:0.2:x"], "NUM must be an integer >= 1"),
     (["--grid", "p=0.1:0.2"], "three fields"),
     (["--grid", "p=a:0.2:3"], "'START' is not a number"),

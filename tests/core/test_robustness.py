@@ -8,10 +8,10 @@ import textwrap
 
 import numpy as np
 import pytest
+from absorbphys.models import MLP, DirectedPercolation
 
 import absorbphys as ap
 from absorbphys._params import check_int
-from absorbphys.models import DirectedPercolation, MLP
 
 # a DP run in the active phase that takes minutes: only an interrupt ends it early
 LONG = ["simulate", "dp", "-p", "L=65536", "-p", "p=0.7", "--t-max", "100000000",
@@ -92,3 +92,47 @@ def test_unwritable_folder_is_a_one_line_error(capsys):
                  "--out", "/proc/self/x.nc"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("absorbphys simulate: error: out: ") and "\n" not in err
+
+
+def test_user_activation_is_probed_at_construction():
+    import math
+
+    for bad, match in ((np.tanh, "Numba-compilable"), (math.tanh, "Numba-compilable"),
+                       (lambda x, y: x, "calling it failed"), (lambda x: "a", "return a float")):
+        with pytest.raises(TypeError, match=match):
+            MLP(width=8, sigma_w=1.0, sigma_b=0.1, activation=bad)
+    assert MLP(width=8, sigma_w=1.0, sigma_b=0.1, activation=lambda x: x / (1 + abs(x)))
+
+
+def test_command_line_input_details(tmp_path, capsys):
+    from absorbphys.models import MeanFieldNetwork
+
+    from absorbphys.cli import main
+
+    def err_of(argv):
+        assert main(argv) == 2
+        e = capsys.readouterr().err.strip()
+        assert "\n" not in e and "Traceback" not in e
+        return e
+
+    base = ["simulate", "dp", "-p", "L=8", "--t-max", "5"]
+    assert "given twice" in err_of(base + ["-p", "p=0.5", "-p", "p=0.6"])
+    assert main(base + ["-p", "p=0.6", "--times", "3"]) == 0  # a count of log-spaced times
+    capsys.readouterr()
+    sw = ["sweep", "dp", "-p", "L=8", "--t-max", "5", "--out", str(tmp_path / "s.nc")]
+    assert "must be finite" in err_of(sw + ["-g", "p=0:inf:3"])
+    assert "NUM must be an integer in" in err_of(sw + ["-g", "p=0.5:0.6:100000000"])
+    assert "given twice" in err_of(sw + ["-g", "p=0.5,0.6", "-p", "L=16"])
+    e = err_of(["sweep", "cnn", "-p", "L=8", "-p", "channels=2", "-p", "sigma_w=1",
+                "-p", "sigma_b=0.1",
+                "-g", "kernel_size=3,9", "--t-max", "5", "--out", str(tmp_path / "c.nc")])
+    assert "grid point kernel_size=9: kernel_size must be" in e and "'kernel_size" not in e
+    assert "is a directory" in err_of(["analyze", str(tmp_path)])
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="must not both be 0"):
+        MeanFieldNetwork(sigma_w=0.0, sigma_b=0.0)
+    for bad in (["a", "b"], {1, 2}, 3.0):
+        with pytest.raises(TypeError, match="times must be"):
+            ap.simulate(DirectedPercolation(L=8, p=0.6), t_max=5, times=bad)
+    with pytest.raises(ValueError, match="1-d array"):
+        ap.simulate(DirectedPercolation(L=8, p=0.6), t_max=5, times=[[1, 2], [3, 4]])
