@@ -10,8 +10,9 @@ def add_common(p):
     p.add_argument("--json", action="store_true",
                    help="print one JSON object; estimates as {value, error}")
     p.add_argument("--n-boot", default="100", metavar="N",
-                   help="bootstrap resamples of finite-size collapses (default 100)")
-    p.add_argument("--seed", default="0", help="bootstrap seed (default 0)")
+                   help="bootstrap resamples of finite-size collapses, 2 to 100000 "
+                        "(default 100)")
+    p.add_argument("--seed", default="0", help="bootstrap seed, an integer >= 0 (default 0)")
 
 
 def register(sub):
@@ -26,8 +27,10 @@ def register(sub):
 def options(args):
     """Return the validated ``(n_boot, seed)`` of the parsed arguments."""
     from absorbphys._params import check_int
+    from absorbphys.analysis._collapse import N_BOOT_MAX
 
-    return check_int("--n-boot", args.n_boot, low=2), check_int("--seed", args.seed, low=0)
+    return (check_int("--n-boot", args.n_boot, low=2, high=N_BOOT_MAX),
+            check_int("--seed", args.seed, low=0))
 
 
 def run(args) -> int:

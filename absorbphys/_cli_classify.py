@@ -19,6 +19,25 @@ def register(sub):
     p.set_defaults(func=run)
 
 
+def _check_distinct(files):
+    """Refuse a file given twice (its exponents would be counted twice)."""
+    import os
+
+    seen = []
+    for f in files:
+        for g in seen:
+            same = os.path.realpath(f) == os.path.realpath(g)
+            if not same and os.path.exists(f) and os.path.exists(g):
+                try:
+                    same = os.path.samefile(f, g)
+                except OSError:
+                    same = False
+            if same:
+                raise ValueError(f"FILE: {f!r} is given twice (as {g!r}); give each file once "
+                                 "(it would be counted twice)")
+        seen.append(f)
+
+
 def run(args) -> int:
     """Classify and print the verdict."""
     from absorbphys._cli_analyze import options
@@ -26,10 +45,11 @@ def run(args) -> int:
     from absorbphys.analysis import classify
 
     n_boot, seed = options(args)
-    try:
-        alpha = float(args.alpha)
-    except ValueError:
-        raise ValueError(f"--alpha must be a number in (0, 1), got {args.alpha!r}") from None
+    from absorbphys._params import Param
+
+    alpha = Param("float", low=0.0, high=1.0, low_open=True, high_open=True).check(
+        "--alpha", args.alpha)
+    _check_distinct(args.files)
     data = [load(f) for f in args.files]
     v = classify(*data, alpha=alpha, n_boot=n_boot, seed=seed)
     if args.json:

@@ -10,7 +10,10 @@ Every estimator returns values *with* errors: an :class:`xarray.Dataset` holding
 quantity ``q`` next to ``q_error`` (0-d for a single run, over the swept dims otherwise);
 :func:`estimates` turns the 0-d ones into :class:`Estimate` objects (``value``, ``error``,
 JSON-able via ``to_dict``). Errors are jackknife errors over ``batch`` weighted by the
-``n_samples`` coordinate, bootstrap over batches for collapses.
+``n_samples`` coordinate, bootstrap over batches for collapses. An exponent whose fit is the
+same in every batch (no spread, e.g. a survival of 1 throughout) has no error bar: it is NaN,
+explained in the result's ``not_measured`` attribute, and left out by :func:`estimates`,
+:func:`analyze` and :func:`classify` (never reported as exact).
 
 Exponents and critical points
 -----------------------------
@@ -35,7 +38,7 @@ Exponents and critical points
 
 Scaling collapse
 ----------------
-``collapse(data, var="rho", form="size", size_dim=None, ..., n_boot=100)``
+``collapse(data, var="rho", form="size", size_dim=None, ..., n_boot=100)`` (``n_boot`` <= 100000)
     ``rho(t, S) = S^-a F(t / S^b)`` (``form="size"``; ``S`` = ``L``, ``N`` or a network's
     width; also metric factors ``amplitude`` and ``mu``) or ``rho(t, Delta) = t^-delta
     G(Delta t^(1/nu_par))`` (``form="control"``). Houdayer–Hartmann quality, Nelder–Mead

@@ -73,6 +73,64 @@ def _load() -> dict:
     return out
 
 
+def dim_range() -> tuple:
+    """Smallest and largest spatial dimension of the catalog's classes (0: mean field)."""
+    dims = [d for c in _load().values() for d in c["dims"]]
+    return min(dims), max(dims)
+
+
+def check_dim(dim, name="dim"):
+    """Validate a spatial dimension: ``None`` or an integer in :func:`dim_range`."""
+    if dim is None:
+        return None
+    lo, hi = dim_range()
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        if isinstance(dim, (float, np.floating)) and float(dim).is_integer():
+            dim = int(dim)
+        else:
+            raise TypeError(f"{name} must be an integer in [{lo}, {hi}] (spatial dimension, 0 "
+                            f"for mean field/networks), got {dim!r}")
+    dim = int(dim)
+    if not lo <= dim <= hi:
+        raise ValueError(f"{name} must be an integer in [{lo}, {hi}] (the dimensions the "
+                         f"catalog covers, 0 for mean field/networks), got {dim}")
+    return dim
+
+
+def check_alpha(alpha):
+    """Validate the rejection threshold ``alpha`` (a p-value in (0, 1))."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
+        raise TypeError(f"alpha must be a number in (0, 1), got {alpha!r}")
+    alpha = float(alpha)
+    if not (0 < alpha < 1):
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    return alpha
+
+
+def check_classes(classes):
+    """Validate a list of class ids (``None``: all); return it as a list."""
+    if classes is None:
+        return None
+    cat = _load()
+    if isinstance(classes, str):
+        classes = [classes]
+    try:
+        ids = list(classes)
+    except TypeError:
+        raise TypeError(f"classes must be a list of class ids, got {classes!r}") from None
+    if not ids:
+        raise ValueError(f"classes: give at least one class id (valid: {', '.join(cat)})")
+    for c in ids:
+        if not isinstance(c, str):
+            raise TypeError(f"classes must be a list of class ids (str), got {c!r}")
+        if c not in cat:
+            raise ValueError(f"classes: unknown class {c!r}; valid: {', '.join(cat)}")
+    dup = sorted({c for c in ids if ids.count(c) > 1})
+    if dup:
+        raise ValueError(f"classes: {dup[0]!r} given twice")
+    return ids
+
+
 def catalog() -> xr.Dataset:
     """Return the universality-class catalog as a Dataset.
 
@@ -119,7 +177,7 @@ def class_exponents(cls: str) -> dict:
     dict of str to Estimate
     """
     cat = _load()
-    if cls not in cat:
+    if not isinstance(cls, str) or cls not in cat:
         raise ValueError(f"cls must be one of {', '.join(cat)}; got {cls!r}")
     return {k: Estimate(v["value"], v["error"]) for k, v in cat[cls]["exponents"].items()}
 
@@ -148,9 +206,12 @@ def fss_exponents(cls: str, size_kind: str = "L", dim: int | None = None) -> dic
     dict of str to Estimate
         ``{"a": ..., "b": ...}``, or empty when the class says nothing for this size kind.
     """
-    if size_kind not in ("L", "N"):
+    if not isinstance(size_kind, str) or size_kind not in ("L", "N"):
         raise ValueError(f"size_kind must be 'L' (linear size) or 'N' (number of sites), "
                          f"got {size_kind!r}")
+    if not isinstance(cls, str) or cls not in _load():
+        raise ValueError(f"cls must be one of {', '.join(_load())}; got {cls!r}")
+    dim = check_dim(dim)
     c = _load()[cls]
     ex = {k: Estimate(v["value"], v["error"]) for k, v in c["exponents"].items()}
     if size_kind == "N" and c.get("fss_N"):  # a class with its own width scaling (networks)
@@ -177,6 +238,8 @@ def _normalise(measured) -> dict:
                         f"result Dataset, got {type(measured).__name__}")
     out = {}
     for k, v in measured.items():
+        if not isinstance(k, str):
+            raise TypeError(f"estimates: names must be strings, got {k!r}")
         if k in EXPONENTS:
             e = as_estimate(v, k)
             if e.error <= 0:
@@ -204,13 +267,15 @@ def compare(estimates, classes=None, dim=None, size_kind=None, alpha=0.01):
         ``delta_prime``, ``theta``; ``a``, ``b`` from a finite-size collapse), each an
         :class:`Estimate`, ``(value, error)`` or ``{"value", "error"}``. Other keys are ignored.
     classes : list of str, optional
-        Class ids to compare (default: all, filtered by ``dim``).
+        Class ids to compare (default: all, filtered by ``dim``); at least one, each once (a
+        single id may be given as a string).
     dim : int, optional
-        Spatial dimension of the data: keeps classes of that dimension plus mean field.
+        Spatial dimension of the data, in the catalog's range (:func:`dim_range`, 0 to 6; 0
+        for mean field/networks): keeps classes of that dimension plus mean field.
     size_kind : {"L", "N"}, optional
         What the size variable of ``a``, ``b`` counts (required when they are given).
     alpha : float
-        Rejection threshold on the p-value.
+        Rejection threshold on the p-value, in (0, 1).
 
     Returns
     -------
@@ -222,6 +287,12 @@ def compare(estimates, classes=None, dim=None, size_kind=None, alpha=0.01):
     """
     from scipy.stats import chi2 as _chi2
 
+    alpha = check_alpha(alpha)
+    dim = check_dim(dim)
+    classes = check_classes(classes)
+    if size_kind is not None and (not isinstance(size_kind, str) or size_kind not in ("L", "N")):
+        raise ValueError(f"size_kind must be 'L' (linear size) or 'N' (number of sites), "
+                         f"got {size_kind!r}")
     meas = _normalise(estimates)
     if not meas:
         raise ValueError("estimates: no known exponent given (expected some of "
@@ -234,10 +305,7 @@ def compare(estimates, classes=None, dim=None, size_kind=None, alpha=0.01):
         ids = [c for c in cat if dim is None or dim in cat[c]["dims"]
                or cat[c]["upper_critical"]]
     else:
-        ids = list(classes)
-        bad = [c for c in ids if c not in cat]
-        if bad:
-            raise ValueError(f"classes: unknown class {bad[0]!r}; valid: {', '.join(cat)}")
+        ids = classes
     names = [k for k in EXPONENTS if k in meas]
     K, M = len(ids), len(names)
     exp_v, exp_e = np.full((K, M), np.nan), np.full((K, M), np.nan)

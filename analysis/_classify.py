@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from ._catalog import EXPONENTS, compare
-from ._collapse import collapse
+from ._catalog import EXPONENTS, check_alpha, check_classes, check_dim, compare, dim_range
+from ._collapse import N_BOOT_MAX, collapse
 from ._estimate import Estimate, estimates
 from ._exponents import critical_point, fit_beta, fit_nu_par, fit_power_law, kappa, spreading
 
@@ -30,6 +30,47 @@ def _role(ds: xr.Dataset) -> str:
     if s_swept:
         return "seed size sweep" if seed else "size sweep"
     return "seed run" if seed else "decay run"
+
+
+def _check_boot(n_boot, seed):
+    """Validate ``n_boot`` (in [2, N_BOOT_MAX]) and ``seed`` (an integer >= 0)."""
+    from absorbphys._params import check_int
+
+    return check_int("n_boot", n_boot, low=2, high=N_BOOT_MAX), check_int("seed", seed, low=0)
+
+
+def _dim_attr(ds) -> int:
+    """Return the ``dim`` attribute as an int (-1 when absent); one-line error otherwise."""
+    raw = ds.attrs.get("dim")
+    if raw is None:
+        return -1
+    v = raw.item() if isinstance(raw, np.ndarray) and raw.size == 1 else raw
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        d = int(v)
+    elif isinstance(v, (float, np.floating)) and float(v).is_integer():
+        d = int(v)
+    elif isinstance(v, str) and v.strip().lstrip("+-").isdigit():
+        d = int(v)
+    else:
+        raise ValueError(f"dataset attribute 'dim' must be an integer (spatial dimension, 0 "
+                         f"for mean field/networks), got {raw!r}")
+    if d < 0:
+        raise ValueError(f"dataset attribute 'dim' must be >= 0 (spatial dimension, 0 for mean "
+                         f"field/networks), got {d}")
+    return d
+
+
+def _check_dims(ds):
+    """Every swept dim must be the ``control`` or the ``size_param`` attribute."""
+    control, size = ds.attrs.get("control"), ds.attrs.get("size_param")
+    for name, v in (("control", control), ("size_param", size)):
+        if v is not None and not isinstance(v, str):
+            raise ValueError(f"dataset attribute {name!r} must be a dimension name, got {v!r}")
+    other = [str(d) for d in ds.dims if d not in ("t", "batch", control, size)]
+    if other:
+        raise ValueError(f"dataset is swept over {other[0]!r}, which is neither its 'control' "
+                         f"attribute ({control!r}) nor its 'size_param' ({size!r}); set "
+                         f"ds.attrs['control'] = {other[0]!r} or select one value (ds.sel)")
 
 
 def _squeeze(ds):
@@ -77,9 +118,9 @@ def analyze(ds: xr.Dataset, *, n_boot=100, seed=0):
     ds : xarray.Dataset
         Data in the absorbphys schema.
     n_boot : int
-        Bootstrap resamples of the collapse.
+        Bootstrap resamples of the collapse, in [2, 100000].
     seed : int
-        Bootstrap seed.
+        Bootstrap seed (>= 0).
 
     Returns
     -------
@@ -88,10 +129,12 @@ def analyze(ds: xr.Dataset, *, n_boot=100, seed=0):
     """
     if not isinstance(ds, xr.Dataset):
         raise TypeError(f"expected an xarray Dataset, got {type(ds).__name__}")
+    n_boot, seed = _check_boot(n_boot, seed)
+    dim = _dim_attr(ds)
     ds = _squeeze(ds)
+    _check_dims(ds)
     kind = _role(ds)
     control, size = ds.attrs.get("control"), ds.attrs.get("size_param")
-    dim = int(ds.attrs.get("dim", -1))
     est, notes = {}, []
     if kind == "size-control sweep":
         big = ds[size].values.max()
@@ -117,8 +160,13 @@ def analyze(ds: xr.Dataset, *, n_boot=100, seed=0):
         est["delta_prime"] = Estimate(float(cp["delta"]), float(cp["delta_error"]))
         sp = spreading(ds.sortby(control))
         x = np.asarray(sp[control].values, dtype=float)
+        if "not_measured" in sp.attrs:
+            notes.append(sp.attrs["not_measured"])
         for name in ("theta", "z"):
             if name in sp:
+                if not np.any(np.isfinite(sp[name].values) & np.isfinite(sp[f"{name}_error"])):
+                    notes.append(f"{name} not measured: no finite value over the sweep")
+                    continue
                 e, inside = _interp_at(x, sp[name].values, sp[f"{name}_error"].values, xc)
                 est[name] = e
                 if not inside:
@@ -139,18 +187,25 @@ def analyze(ds: xr.Dataset, *, n_boot=100, seed=0):
     elif kind == "seed run":
         sp = spreading(ds)
         est.update(estimates(sp))
+        if "not_measured" in sp.attrs:
+            notes.append(sp.attrs["not_measured"])
         notes.append("single seed run: assumed to be at the critical point")
     else:
         r = fit_power_law(ds)
-        est["delta"] = Estimate(float(r["delta"]), float(r["delta_error"]))
+        est.update({k: v for k, v in estimates(r).items() if k == "delta"})
         notes.append("single decay run: assumed to be at the critical point")
-        if dim == 0:
+        if dim == 0 and "delta" in est:
             d = est["delta"]
             if abs(d.value - 1.0) < 3 * d.error + 0.05:
                 k = kappa(ds)
-                est["kappa"] = Estimate(float(k["kappa"]), float(k["kappa_error"]))
+                est.update(estimates(k))
+                if "not_measured" in k.attrs:
+                    notes.append(k.attrs["not_measured"])
             else:
                 notes.append("kappa not reported: the decay is not rho ~ 1/(kappa t)")
+    for k in [k for k in est if k in EXPONENTS and not est[k].error > 0]:
+        notes.append(f"{k} not measured: zero error bar ({est.pop(k).value:.6g} from data "
+                     "without spread between batches)")
     size_kind = "N" if dim == 0 else "L"
     return {"kind": kind, "estimates": est, "notes": notes, "size_kind": size_kind,
             "dim": dim}
@@ -264,30 +319,48 @@ def classify(*datasets, estimates=None, classes=None, dim=None, alpha=0.01, n_bo
     Parameters
     ----------
     *datasets : xarray.Dataset
-        Inputs in the absorbphys schema (any number, at least one unless ``estimates``).
+        Inputs in the absorbphys schema (any number, at least one unless ``estimates``);
+        each only once (the same object or equal data twice is an error).
     estimates : dict, optional
         Extra measured exponents (name -> Estimate or ``(value, error)``).
     classes : list of str, optional
-        Restrict the comparison to these class ids.
+        Restrict the comparison to these class ids (at least one, each once).
     dim : int, optional
-        Spatial dimension (default: the ``dim`` attribute of the datasets).
+        Spatial dimension, in the catalog's range 0 to 6 (default: the ``dim`` attribute of
+        the datasets).
     alpha : float
         Rejection threshold on the p-value, in (0, 1).
     n_boot : int
-        Bootstrap resamples for collapses.
+        Bootstrap resamples for collapses, in [2, 100000].
     seed : int
-        Bootstrap seed.
+        Bootstrap seed (>= 0).
 
     Returns
     -------
     Verdict
     """
     from ._estimate import as_estimate
+    from ._estimate import estimates as _result_estimates
 
-    if not (0 < alpha < 1):
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    alpha = check_alpha(alpha)
+    n_boot, seed = _check_boot(n_boot, seed)
+    classes = check_classes(classes)
+    dim = check_dim(dim)
+    if isinstance(estimates, xr.Dataset):
+        estimates = _result_estimates(estimates)
+    if estimates is not None and not isinstance(estimates, dict):
+        raise TypeError("estimates must be a dict of name -> Estimate/(value, error) or a "
+                        f"result Dataset, got {type(estimates).__name__}")
     if not datasets and not estimates:
         raise ValueError("classify needs at least one dataset or some estimates")
+    for i, ds in enumerate(datasets):
+        if not isinstance(ds, xr.Dataset):
+            raise TypeError(f"input {i + 1}: expected an xarray Dataset, got "
+                            f"{type(ds).__name__}")
+        for j in range(i):
+            if ds is datasets[j] or ds.equals(datasets[j]):
+                raise ValueError(f"datasets: input {i + 1} is the same data as input {j + 1}; "
+                                 "give each dataset once (it would be counted twice)")
     est, meas, notes, dims, kinds = {}, [], [], set(), set()
     for i, ds in enumerate(datasets):
         r = analyze(ds, n_boot=n_boot, seed=seed)
@@ -304,12 +377,18 @@ def classify(*datasets, estimates=None, classes=None, dim=None, alpha=0.01, n_bo
             else:
                 est[k] = v
     for k, v in (estimates or {}).items():
-        est[k] = as_estimate(v, k)
+        if not isinstance(k, str):
+            raise TypeError(f"estimates: names must be strings, got {k!r}")
+        est[k] = as_estimate(v, f"estimates[{k!r}]")
         meas.append(f"given: {k}")
     if dim is None:
         if len(dims) > 1:
             raise ValueError(f"datasets disagree on 'dim' ({sorted(dims)}); pass dim=...")
         dim = dims.pop() if dims else None
+        if dim is not None and not dim_range()[0] <= dim <= dim_range()[1]:
+            lo, hi = dim_range()
+            raise ValueError(f"dim: the datasets have dim={dim}, outside the catalog's "
+                             f"dimensions [{lo}, {hi}]; pass dim=... (0 for mean field)")
     size_kind = "N" if dim == 0 else "L"
     exps = {k: v for k, v in est.items() if k in EXPONENTS}
     if not exps:

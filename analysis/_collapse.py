@@ -9,8 +9,11 @@ import numpy as np
 import xarray as xr
 
 from . import _core
-from ._data import get_var
+from ._data import check_dims, check_values, get_var
 from ._exponents import critical_value
+
+#: Largest number of bootstrap resamples of a collapse (memory and time grow linearly).
+N_BOOT_MAX = 100_000
 
 
 @dataclass
@@ -23,6 +26,7 @@ class _Curve:
 
 def _split(obj, var, curve_dim, dim, sample_dim):
     """Return the list of curves of ``obj`` along ``curve_dim`` (or ``obj`` as one curve)."""
+    check_dims(dim, sample_dim)
     da = get_var(obj, var)
     for d in (dim, sample_dim):
         if d not in da.dims:
@@ -44,6 +48,14 @@ def _split(obj, var, curve_dim, dim, sample_dim):
         if t.size > 1 and np.any(np.diff(t) <= 0):
             raise ValueError(f"dim: coordinate {dim!r} must be strictly increasing")
         v = np.asarray(it.values, dtype=np.float64)
+        lab = it[curve_dim].values
+        if np.any(np.isfinite(v)):  # an all-NaN curve is reported by _gather if all are
+            try:
+                check_values(v, str(var))
+            except ValueError as exc:
+                raise ValueError(f"{exc} (curve {curve_dim}={lab})") from None
+        elif np.any(np.isinf(v)):
+            check_values(v, str(var))
         keep = np.any(np.isfinite(v), axis=0)  # drop NaN padding of ragged grids
         if "n_samples" in it.coords and it["n_samples"].dims == (sample_dim,):
             w = np.asarray(it["n_samples"].values, dtype=np.float64)
@@ -52,7 +64,6 @@ def _split(obj, var, curve_dim, dim, sample_dim):
         if v.shape[0] < 2:
             raise ValueError(f"sample_dim: need at least 2 batches per curve for bootstrap "
                              f"errors, got {v.shape[0]}")
-        lab = it[curve_dim].values
         if not np.issubdtype(np.asarray(lab).dtype, np.number):
             raise ValueError(f"{curve_dim}: coordinate must be numeric, got {lab!r}")
         out.append(_Curve(float(lab), t[keep], v[:, keep], w))
@@ -66,6 +77,8 @@ def _gather(data, var, curve_dim, dim, sample_dim):
         curves = [c for d in data for c in _split(d, var, curve_dim, dim, sample_dim)]
     else:
         curves = _split(data, var, curve_dim, dim, sample_dim)
+    if not any(c.values.size for c in curves):
+        raise ValueError(f"{var}: no finite data (every value is NaN)")
     labels = [c.label for c in curves]
     if len(set(labels)) != len(labels):
         raise ValueError(f"{curve_dim}: duplicate values {sorted(labels)} (mismatched "
@@ -303,7 +316,7 @@ def collapse(data, var="rho", form="size", size_dim=None, control=None, critical
     n_starts : int
         Number of starts taken from the coarse scan.
     n_boot : int
-        Bootstrap resamples (>= 2).
+        Bootstrap resamples, in [2, 100000].
     seed : int
         Seed of the bootstrap.
     min_overlap : float
@@ -324,6 +337,8 @@ def collapse(data, var="rho", form="size", size_dim=None, control=None, critical
     n_boot = int(n_boot)
     if n_boot < 2:
         raise ValueError(f"n_boot must be >= 2, got {n_boot}")
+    if n_boot > N_BOOT_MAX:
+        raise ValueError(f"n_boot must be an integer in [2, {N_BOOT_MAX}], got {n_boot}")
     first = data[0] if isinstance(data, (list, tuple)) and data else data
     attrs = getattr(first, "attrs", {})
     if form == "size":
@@ -404,6 +419,20 @@ def collapse(data, var="rho", form="size", size_dim=None, control=None, critical
                              "local_minima": len(minima)})
 
 
+def _check_result(result):
+    """Return ``(form, curve_dim)`` of a :func:`collapse` result (one-line errors otherwise)."""
+    if not isinstance(result, xr.Dataset):
+        raise TypeError(f"result must be the Dataset returned by collapse(), got "
+                        f"{type(result).__name__}")
+    form, cdim = result.attrs.get("form"), result.attrs.get("curve_dim")
+    need = ("a", "b") if form == "size" else ("delta", "nu_par")
+    if form not in ("size", "control") or not isinstance(cdim, str) \
+            or any(k not in result for k in need):
+        raise ValueError("result: not a collapse() result (needs the attributes 'form' and "
+                         "'curve_dim' and the fitted exponents)")
+    return form, cdim
+
+
 def scaled_curves(data, result, var="rho", dim="t", sample_dim="batch"):
     """Curves on the scaled axes of a collapse result (for plots and checks).
 
@@ -425,7 +454,7 @@ def scaled_curves(data, result, var="rho", dim="t", sample_dim="batch"):
         variable and ``X`` is ``ln(t / S^b)`` (size form) or ``Delta t^(1/nu_par)`` (control
         form).
     """
-    form, cdim = result.attrs["form"], result.attrs["curve_dim"]
+    form, cdim = _check_result(result)
     curves = _gather(data, var, cdim, dim, sample_dim)
     tmin = result.attrs.get("t_min")
     tmax = result.attrs.get("t_max")

@@ -7,6 +7,32 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+#: Schema variables that cannot be negative (densities, probabilities, counts, squares).
+NONNEGATIVE = ("rho", "rho2", "survival", "n_active", "r2")
+
+
+def check_values(vals, name):
+    """Raise a one-line error for infinite values, no finite value, or negative schema data."""
+    fin = np.isfinite(vals)
+    if np.any(np.isinf(vals)):
+        raise ValueError(f"{name}: {int(np.isinf(vals).sum())} infinite value(s); the data must "
+                         "be finite (NaN marks missing points)")
+    if not np.any(fin):
+        raise ValueError(f"{name}: no finite data (every value is NaN)")
+    if name in NONNEGATIVE and np.any(vals[fin] < 0):
+        raise ValueError(f"{name}: negative values (minimum {float(np.min(vals[fin])):g}); "
+                         f"{name} must be >= 0")
+
+
+def check_dims(dim, sample_dim):
+    """``dim`` and ``sample_dim`` must be two different dimension names."""
+    for what, d in (("dim", dim), ("sample_dim", sample_dim)):
+        if not isinstance(d, str):
+            raise TypeError(f"{what} must be a dimension name (str), got {d!r}")
+    if dim == sample_dim:
+        raise ValueError(f"dim and sample_dim must differ (time and batch dimensions), both "
+                         f"are {dim!r}")
+
 
 @dataclass
 class Curves:
@@ -26,6 +52,8 @@ class Curves:
 def get_var(obj, var: str) -> xr.DataArray:
     """Return ``obj[var]`` for a Dataset, ``obj`` for a DataArray (one-line errors)."""
     if isinstance(obj, xr.Dataset):
+        if not isinstance(var, str):
+            raise TypeError(f"var must be a variable name (str), got {var!r}")
         if var not in obj.data_vars:
             raise ValueError(f"var: dataset has no variable {var!r} "
                              f"(has: {', '.join(map(str, obj.data_vars)) or 'none'})")
@@ -57,6 +85,7 @@ def curves(obj, var="rho", dim="t", sample_dim="batch", min_batches=2) -> Curves
     -------
     Curves
     """
+    check_dims(dim, sample_dim)
     da = get_var(obj, var)
     name = da.name if da.name is not None else var
     if dim not in da.dims:
@@ -87,9 +116,11 @@ def curves(obj, var="rho", dim="t", sample_dim="batch", min_batches=2) -> Curves
         w = np.ones(nb)
     extra = tuple(d for d in da.dims if d not in (dim, sample_dim))
     da = da.transpose(sample_dim, *extra, dim)
-    vals = np.asarray(da.values, dtype=np.float64)
-    if not np.any(np.isfinite(vals)):
-        raise ValueError(f"{name}: every value is NaN")
+    try:
+        vals = np.asarray(da.values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: values must be numeric, got dtype {da.dtype}") from None
+    check_values(vals, str(name))
     coords = {d: da[d].values for d in extra if d in da.coords}
     for d in extra:
         coords.setdefault(d, np.arange(da.sizes[d]))
@@ -146,6 +177,8 @@ def require_positive(full, name, where="in the fit window"):
     if not np.any(np.isfinite(full) & (full > 0)):
         if np.all(~np.isfinite(full)):
             raise ValueError(f"{name}: no finite value {where}")
+        if np.any(full < 0):
+            raise ValueError(f"{name}: negative values {where}; the data must be >= 0")
         raise ValueError(f"{name}: zero at every time {where} "
                          "(every sample absorbed); nothing to fit")
 

@@ -62,6 +62,24 @@ class Estimate:
         yield self.error
 
 
+def _short(x) -> str:
+    """One-line description of ``x`` for error messages."""
+    r = repr(x)
+    return r if "\n" not in r and len(r) <= 60 else f"a {type(x).__name__}"
+
+
+def _number(v, name, what) -> float:
+    """``v`` as a float: a real number or a 0-d numeric array (not a bool or a string)."""
+    if isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name}: the {what} must be a number, got {v!r}")
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v)
+    if getattr(v, "ndim", None) == 0 and np.issubdtype(np.asarray(v).dtype, np.number) \
+            and not np.issubdtype(np.asarray(v).dtype, np.complexfloating):
+        return float(np.asarray(v))
+    raise TypeError(f"{name}: the {what} must be a number, got {_short(v)}")
+
+
 def as_estimate(x, name="estimate") -> Estimate:
     """Convert ``Estimate``, ``(value, error)``, ``{"value", "error"}`` or a number (exact).
 
@@ -80,13 +98,22 @@ def as_estimate(x, name="estimate") -> Estimate:
         return x
     if isinstance(x, dict):
         if "value" not in x or "error" not in x:
-            raise ValueError(f"{name} must have keys 'value' and 'error', got {sorted(x)}")
-        return Estimate(x["value"], x["error"])
-    if isinstance(x, (tuple, list)) and len(x) == 2:
-        return Estimate(*x)
-    if isinstance(x, (int, float, np.integer, np.floating)):
-        return Estimate(float(x), 0.0)
-    raise TypeError(f"{name} must be an Estimate, a (value, error) pair or a number, got {x!r}")
+            raise ValueError(f"{name} must have keys 'value' and 'error', got "
+                             f"{sorted(map(str, x))}")
+        value, error = x["value"], x["error"]
+    elif isinstance(x, (tuple, list)) and len(x) == 2:
+        value, error = x
+    elif isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool):
+        value, error = x, 0.0
+    else:
+        raise TypeError(f"{name} must be an Estimate, a (value, error) pair or a number, "
+                        f"got {_short(x)}")
+    value, error = _number(value, name, "value"), _number(error, name, "error")
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: the value must be finite, got {value}")
+    if not (error >= 0) or math.isinf(error):
+        raise ValueError(f"{name}: the error must be a finite number >= 0, got {error}")
+    return Estimate(value, error)
 
 
 def estimates(result: xr.Dataset) -> dict:
@@ -103,6 +130,9 @@ def estimates(result: xr.Dataset) -> dict:
     -------
     dict of str to Estimate
     """
+    if not isinstance(result, xr.Dataset):
+        raise TypeError(f"result must be an xarray Dataset returned by an analysis function, "
+                        f"got {type(result).__name__}")
     out = {}
     for name, var in result.data_vars.items():
         err = f"{name}_error"

@@ -39,6 +39,34 @@ def _result(values, errors, c, attrs, with_t=None):
     return xr.Dataset(data, coords=_coords(c, with_t), attrs=attrs)
 
 
+def _no_spread(val, err):
+    """Where a fitted quantity has no spread over the jackknife replicates.
+
+    That happens only when every batch gives the same fit (identical data, or data constant in
+    time such as a survival of 1 throughout): there is no error bar, and the value is not a
+    measurement (e.g. a slope of exactly 0 from a curve where nothing happens).
+    """
+    val, err = np.asarray(val, dtype=np.float64), np.asarray(err, dtype=np.float64)
+    return np.isfinite(val) & np.isfinite(err) & (err <= 1e-10 * np.maximum(np.abs(val), 1.0))
+
+
+def _drop_unmeasured(values, errors, key, what, notes, flat=None):
+    """Set every quantity to NaN where ``values[key]`` has no spread; note it in ``notes``.
+
+    ``flat`` overrides the mask (e.g. when ``key`` is a function of the fitted slope).
+    """
+    if flat is None:
+        flat = _no_spread(values[key], errors[key])
+    if flat.any():
+        for k in values:
+            values[k] = np.where(flat, np.nan, values[k])
+            errors[k] = np.where(flat, np.nan, errors[k])
+        where = "" if flat.ndim == 0 else f" at {int(flat.sum())} of {flat.size} points"
+        notes.append(f"{key} not measured{where}: {what} is the same in every batch (no "
+                     "spread, e.g. constant in time), so the fit has no error bar")
+    return flat
+
+
 def _check_b(b):
     try:
         b = float(b)
@@ -194,7 +222,9 @@ def fit_power_law(obj, var="rho", t_min=None, t_max=None, correction=False, omeg
     -------
     xarray.Dataset
         ``delta``, ``amplitude`` (and ``a``, ``omega`` with the correction) with ``*_error``
-        over the swept dims. A growing quantity gives a negative ``delta``.
+        over the swept dims. A growing quantity gives a negative ``delta``. Where every
+        batch gives the same fit (no spread, e.g. constant data) nothing is measured: NaN,
+        explained in the ``not_measured`` attribute (an error if that holds everywhere).
     """
     c = curves(obj, var, dim, sample_dim)
     npar = 2 if not (correction or omega is not None) else (3 if omega is not None else 4)
@@ -221,9 +251,17 @@ def fit_power_law(obj, var="rho", t_min=None, t_max=None, correction=False, omeg
             attrs["omega"] = om
     values = {k: v[0] for k, v in vals.items()}
     errors = {k: _core.jackknife_error(v) for k, v in vals.items()}
+    notes = []
+    flat = _drop_unmeasured(values, errors, "delta", f"the slope of ln {c.name}", notes)
     if not np.any(np.isfinite(values["delta"])):
+        if np.all(flat):
+            raise ValueError(f"{c.name}: every batch gives the same fit in t = [{lo:g}, "
+                             f"{hi:g}] (no spread, e.g. constant data): delta has no error bar "
+                             "and is not measured")
         raise ValueError(f"{c.name}: the power-law fit failed (too few positive values "
                          f"in [{lo:g}, {hi:g}])")
+    if notes:
+        attrs["not_measured"] = "; ".join(notes)
     return _result(values, errors, c, attrs)
 
 
@@ -248,7 +286,11 @@ def critical_value(critical, control="x") -> Estimate:
         key = f"{control}_c"
         if key not in critical:
             raise ValueError(f"critical: dataset has no variable {key!r}")
-        return Estimate(float(critical[key]), float(critical[f"{key}_error"]))
+        if f"{key}_error" not in critical or critical[key].ndim != 0:
+            raise ValueError(f"critical: dataset must hold a scalar {key!r} with "
+                             f"{key + '_error'!r} (a critical_point result)")
+        return as_estimate((float(critical[key]), float(critical[f"{key}_error"])),
+                           "critical")
     return as_estimate(critical, "critical")
 
 
@@ -271,27 +313,30 @@ def _control_curves(obj, var, control, dim, sample_dim):
 
 
 def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2,
-                   dim="t", sample_dim="batch", _window_check=True):
+                   dim="t", sample_dim="batch"):
     """Critical value of a control-parameter sweep: where ``ln rho`` is straight in ``ln t``.
 
     At each control value a quadratic in ``ln t`` is fitted to ``ln rho`` over the late-time
     window; its curvature ``d^2 ln rho / d (ln t)^2`` is negative in the absorbing phase and
-    positive in the active phase (and decays back towards 0 deep in the active phase, where
-    rho saturates early: the curvature is not monotonic, so only values near the sign change
-    are used). Linear interpolation between the two control values that bracket the sign
-    change (``n_fit=2``; a weighted straight line through the ``n_fit`` nearest values
-    otherwise) gives the zero, the critical value; the decay exponent ``delta``
-    (straight-line fit in the same window) is interpolated there in the same way. Every step
-    is repeated on the leave-one-batch-out means (jackknife errors). When a bracketing
-    curvature is within 2 standard errors of zero, the data do not locate the zero inside the
-    bracket and the grid resolution (step / sqrt(12)) is added in quadrature (attribute
-    ``resolution_error``). The whole estimate is repeated on the later half of the window
-    (in ``ln t``); the shifts of the critical value and of ``delta`` are added in quadrature
-    as systematic errors from corrections to scaling (attribute ``window_error``). With
-    several sign changes (noise, or the curvature's return to ~0 deep in the active phase)
-    only changes from negative (absorbing side: the end of the sweep with the lower late-time
-    ``rho``) to positive count, and the one that best splits the sweep into significant
-    negative and positive curvatures is used (attribute ``crossings``: all of them).
+    positive in the active phase (and decays back towards 0 deep in the active phase, where rho
+    saturates early: the curvature is not monotonic, so only values near the sign change are
+    used). Linear interpolation between the two control values that bracket the sign change
+    (``n_fit=2``; a weighted straight line through the ``n_fit`` nearest values otherwise) gives
+    the zero, the critical value; the decay exponent ``delta`` (straight-line fit in the same
+    window) is interpolated there in the same way. Every step is repeated on the
+    leave-one-batch-out means (jackknife errors). With ``n_fit=2`` the curvature is far from
+    linear inside the bracket and the secant's zero is a ratio of noisy values, so the grid
+    resolution (step / sqrt(12)) is added in quadrature (attribute ``resolution_error``, carried
+    over to ``delta`` through its slope in the control; on 40 seeds of a 1+1 DP sweep it matches
+    the estimate's measured spread). The whole estimate is repeated on the later half of the
+    window (in ``ln t``) between the same control values with the same batches; the part of each
+    shift (critical value, ``delta``) beyond its own noise, ``sqrt(max(0, shift^2 - err^2))``
+    with ``err`` the jackknife error of the paired difference, is added in quadrature as a
+    systematic error from corrections to scaling (attribute ``window_error``). With several sign
+    changes (noise, or the curvature's return to ~0 deep in the active phase) only changes from
+    negative (absorbing side: the end of the sweep with the lower late-time ``rho``) to positive
+    count, and the one that best splits the sweep into significant negative and positive
+    curvatures is used (attribute ``crossings``: all of them).
 
     Parameters
     ----------
@@ -324,6 +369,58 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
     if n_fit < 2:
         raise ValueError(f"n_fit must be >= 2, got {n_fit}")
     m, lo, hi = window_mask(c.t, t_min, t_max, min_points=4)
+    est = _critical_estimate(c, control, x, m, lo, hi, n_fit)
+    xc_reps, d_reps = est["xc_reps"], est["d_reps"]
+    xc_err, d_err = est["xc_err"], est["d_err"]
+    window = 0.0
+    # Corrections to scaling move the zero with the fit window: redo it on the later half of
+    # the window (in ln t) with the same batches. The part of the shift beyond its own noise
+    # (jackknife error of the paired difference) is added in quadrature as a systematic error.
+    try:
+        m2, _, _ = window_mask(c.t, float(np.sqrt(lo * hi)), hi, min_points=4)
+        late = _critical_estimate(c, control, x, m2, lo, hi, n_fit, near=est["near"])
+    except ValueError:
+        late = None
+    if late is not None:
+        dx = late["xc_reps"] - xc_reps
+        dd = late["d_reps"] - d_reps
+        with np.errstate(invalid="ignore"):
+            window = _excess(dx)
+            xc_err = float(np.hypot(xc_err, window))
+            d_err = float(np.hypot(d_err, _excess(dd)))
+    key = f"{control}_c"
+    cv, ce, dv, de = est["cv"], est["ce"], est["dv"], est["de"]
+    ds = xr.Dataset(
+        {key: ((), xc_reps[0]), f"{key}_error": ((), xc_err),
+         "delta": ((), d_reps[0]), "delta_error": ((), d_err),
+         "curvature": ((control,), cv), "curvature_error": ((control,), ce),
+         "delta_window": ((control,), dv), "delta_window_error": ((control,), de)},
+        coords={control: (control, x)},
+        attrs={"var": c.name, "control": control, "t_min": lo, "t_max": hi,
+               "n_fit": n_fit, "fit_values": [float(v) for v in est["xs"]],
+               "resolution_error": est["resolution"], "window_error": window,
+               "crossings": [float(v) for v in sorted(est["cross"].values())],
+               "method": "zero of the late-time curvature of ln rho vs ln t"})
+    return ds
+
+
+def _excess(diff_reps):
+    """Systematic part of a paired shift: ``sqrt(max(0, shift^2 - err^2))``."""
+    shift = float(diff_reps[0])
+    err = float(_core.jackknife_error(diff_reps))
+    if not np.isfinite(shift):
+        return 0.0
+    if not np.isfinite(err):  # no error for the difference: the whole shift counts
+        return abs(shift)
+    return float(np.sqrt(max(0.0, shift * shift - err * err)))
+
+
+def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
+    """Zero of the late-time curvature in the time window ``m`` (see critical_point).
+
+    ``near`` (indices into ``x``) fixes the control values to interpolate between instead of
+    locating the crossing: the window check measures how the zero moves within one bracket.
+    """
     reps = _reps(c, m)
     require_positive(reps[0], c.name)
     lnt = np.log(c.t[m])
@@ -340,35 +437,40 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
     if good.sum() < 2:
         raise ValueError(f"{c.name}: fewer than 2 control values with a usable late-time "
                          f"curvature in [{lo:g}, {hi:g}]")
-    xi, ci = x[good], cv[good]
-    sgn = np.sign(ci)
-    change = np.nonzero(sgn[:-1] * sgn[1:] <= 0)[0]
-    if change.size == 0:
-        phase = "absorbing (curves bend down)" if ci[0] < 0 else "active (curves bend up)"
-        raise ValueError(f"control: no sign change of the late-time curvature in "
-                         f"{control} in [{xi[0]:g}, {xi[-1]:g}]: every value looks {phase}; "
-                         f"extend the sweep")
+    if np.all(_no_spread(cv[good], ce[good])):
+        raise ValueError(f"{c.name}: every batch gives the same curve in t = [{lo:g}, {hi:g}] "
+                         "at every control value (no spread, e.g. constant data such as a "
+                         "survival of 1 throughout): no critical point can be measured")
     cross = {}
-    for i in change:
-        d = ci[i + 1] - ci[i]
-        cross[int(i)] = xi[i] if d == 0 else xi[i] - ci[i] * (xi[i + 1] - xi[i]) / d
-    # Deep in the active phase the curvature decays back to ~0 and noise can flip its sign:
-    # keep the crossings from bending down (absorbing side: the lower late-time rho) to
-    # bending up, and among them take the best step: the split with the most significant
-    # negative curvature on the absorbing side and positive on the active side.
-    with np.errstate(invalid="ignore"):
-        late = np.nanmean(reps[0][good], axis=-1)
-    orient = -1.0 if late[-1] < late[0] else 1.0
-    z = np.clip(ci / np.maximum(ce[good], 1e-300), -10.0, 10.0)
-    cand = [i for i in cross if orient * ci[i] < 0.0 <= orient * ci[i + 1]] or list(cross)
-    score = {i: float(orient * (z[i + 1:].sum() - z[:i + 1].sum())) for i in cand}
-    mid = max(cand, key=lambda i: (score[i], -i))
-    x0 = float(cross[mid])
-    idx_good = np.nonzero(good)[0]
-    if n_fit == 2:  # linear interpolation between the bracketing values
-        near = idx_good[[mid, mid + 1]]
-    else:
-        near = np.sort(idx_good[np.argsort(np.abs(xi - x0), kind="stable")[:n_fit]])
+    if near is None:
+        xi, ci = x[good], cv[good]
+        sgn = np.sign(ci)
+        change = np.nonzero(sgn[:-1] * sgn[1:] <= 0)[0]
+        if change.size == 0:
+            phase = "absorbing (curves bend down)" if ci[0] < 0 else "active (curves bend up)"
+            raise ValueError(f"control: no sign change of the late-time curvature in "
+                             f"{control} in [{xi[0]:g}, {xi[-1]:g}]: every value looks {phase}; "
+                             f"extend the sweep")
+        for i in change:
+            d = ci[i + 1] - ci[i]
+            cross[int(i)] = xi[i] if d == 0 else xi[i] - ci[i] * (xi[i + 1] - xi[i]) / d
+        # Deep in the active phase the curvature decays back to ~0 and noise can flip its sign:
+        # keep the crossings from bending down (absorbing side: the lower late-time rho) to
+        # bending up, and among them take the best step: the split with the most significant
+        # negative curvature on the absorbing side and positive on the active side.
+        with np.errstate(invalid="ignore"):
+            late = np.nanmean(reps[0][good], axis=-1)
+        orient = -1.0 if late[-1] < late[0] else 1.0
+        z = np.clip(ci / np.maximum(ce[good], 1e-300), -10.0, 10.0)
+        cand = [i for i in cross if orient * ci[i] < 0.0 <= orient * ci[i + 1]] or list(cross)
+        score = {i: float(orient * (z[i + 1:].sum() - z[:i + 1].sum())) for i in cand}
+        mid = max(cand, key=lambda i: (score[i], -i))
+        x0 = float(cross[mid])
+        idx_good = np.nonzero(good)[0]
+        if n_fit == 2:  # linear interpolation between the bracketing values
+            near = idx_good[[mid, mid + 1]]
+        else:
+            near = np.sort(idx_good[np.argsort(np.abs(xi - x0), kind="stable")[:n_fit]])
     floor = 1e-12 + 1e-6 * np.nanmedian(ce[good])
     wc = 1.0 / np.maximum(ce[near], floor) ** 2
     xs = x[near]
@@ -384,40 +486,24 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
     xc_err = float(_core.jackknife_error(xc_reps))
     d_err = float(_core.jackknife_error(d_reps))
     resolution = 0.0
-    if n_fit == 2 and np.min(np.abs(cv[near]) / np.maximum(ce[near], floor)) < 2.0:
-        # A bracketing curvature is consistent with 0: the data do not place the zero
-        # inside the bracket, so the grid resolution (uniform over the step) limits it.
+    if n_fit == 2 and cross:
+        # Inside the bracket the curvature is far from linear (it rises from 0 at the
+        # critical point and turns over deeper in the active phase), and the zero of the
+        # secant is a ratio of noisy values: its jackknife error is smallest exactly when a
+        # bracketing value has fluctuated away from 0. The grid resolution (uniform over the
+        # step) is a floor that matches the measured spread of the estimate.
         resolution = float(np.ptp(xs)) / np.sqrt(12.0)
         xc_err = float(np.hypot(xc_err, resolution))
+        # delta is read off at the critical value: its uncertainty carries over
+        ddx = (dv[near[1]] - dv[near[0]]) / (xs[1] - xs[0])
+        if np.isfinite(ddx):
+            d_err = float(np.hypot(d_err, ddx * resolution))
     if not (np.isfinite(xc_err) and np.isfinite(d_err)):
         raise ValueError("control: jackknife failed (a leave-one-out replicate has no "
                          "crossing); record more batches or a narrower sweep")
-    window = 0.0
-    if _window_check:
-        # Corrections to scaling move the zero with the fit window: redo it on the later
-        # half of the window (in ln t) and add the shift in quadrature as a systematic error.
-        try:
-            late = critical_point(obj, control, var, float(np.sqrt(lo * hi)), hi, n_fit,
-                                  dim, sample_dim, _window_check=False)
-        except ValueError:
-            late = None
-        if late is not None:
-            window = abs(float(late[f"{control}_c"]) - float(xc_reps[0]))
-            xc_err = float(np.hypot(xc_err, window))
-            d_err = float(np.hypot(d_err, abs(float(late["delta"]) - float(d_reps[0]))))
-    key = f"{control}_c"
-    ds = xr.Dataset(
-        {key: ((), xc_reps[0]), f"{key}_error": ((), xc_err),
-         "delta": ((), d_reps[0]), "delta_error": ((), d_err),
-         "curvature": ((control,), cv), "curvature_error": ((control,), ce),
-         "delta_window": ((control,), dv), "delta_window_error": ((control,), de)},
-        coords={control: (control, x)},
-        attrs={"var": c.name, "control": control, "t_min": lo, "t_max": hi,
-               "n_fit": n_fit, "fit_values": [float(v) for v in xs],
-               "resolution_error": resolution, "window_error": window,
-               "crossings": [float(v) for v in sorted(cross.values())],
-               "method": "zero of the late-time curvature of ln rho vs ln t"})
-    return ds
+    return {"xc_reps": xc_reps, "d_reps": d_reps, "xc_err": xc_err, "d_err": d_err,
+            "cv": cv, "ce": ce, "dv": dv, "de": de, "xs": xs, "cross": cross,
+            "resolution": resolution, "near": near}
 
 
 def stationary_density(obj, var="rho", t_min=None, dim="t", sample_dim="batch"):
@@ -557,6 +643,17 @@ def fit_beta(obj, critical, control=None, var="rho", t_min=None, delta_min=None,
                              "t_min": lo, "side": int(side)})
 
 
+def _check_decay(decay):
+    """Validate the relaxation criterion ``decay`` (a fraction in (0, 1))."""
+    if isinstance(decay, bool) or not isinstance(decay, (int, float, np.integer, np.floating)):
+        raise TypeError(f"decay must be a number in (0, 1), got {decay!r}")
+    decay = float(decay)
+    if not (0.0 < decay < 1.0):
+        raise ValueError(f"decay must be in (0, 1) (a fraction of the maximum of t*y), "
+                         f"got {decay}")
+    return decay
+
+
 def _relaxed(full, t, decay):
     """Curves whose integrand ``t y(t)`` has fallen below ``decay`` of its maximum."""
     ty = np.nan_to_num(full, nan=0.0) * t
@@ -613,7 +710,7 @@ def relaxation_time(obj, var="rho", decay=0.01, dim="t", sample_dim="batch"):
         Variable.
     decay : float
         A curve counts as relaxed when ``t y(t)`` at the last time is below ``decay`` times
-        its maximum (the integral has converged); ``tau`` is NaN for the others.
+        its maximum (the integral has converged); ``tau`` is NaN for the others. In (0, 1).
     dim, sample_dim : str
         Time and batch dimensions.
 
@@ -622,6 +719,7 @@ def relaxation_time(obj, var="rho", decay=0.01, dim="t", sample_dim="batch"):
     xarray.Dataset
         ``tau`` and ``tau_error`` over the swept dims.
     """
+    decay = _check_decay(decay)
     c = curves(obj, var, dim, sample_dim)
     if c.t.size < 3:
         raise ValueError(f"{c.name}: need at least 3 times for a relaxation time")
@@ -652,7 +750,7 @@ def fit_nu_par(obj, critical, control=None, var="rho", decay=0.01, delta_min=Non
     var : str
         Order parameter.
     decay : float
-        Relaxation criterion (see :func:`relaxation_time`).
+        Relaxation criterion, in (0, 1) (see :func:`relaxation_time`).
     delta_min, delta_max : float, optional
         Range of distances used (default: ``Delta > 3 sigma(x_c)``, no upper limit).
     dim, sample_dim : str
@@ -663,6 +761,7 @@ def fit_nu_par(obj, critical, control=None, var="rho", decay=0.01, delta_min=Non
     xarray.Dataset
         ``nu_par``, ``amplitude`` with errors; per control value ``tau`` with errors.
     """
+    decay = _check_decay(decay)
     c, control, x, xc, delta_min = _off_critical_setup(obj, var, control, critical, delta_min,
                                                        dim, sample_dim)
     tau = _tau_reps(c, decay)
@@ -710,7 +809,10 @@ def spreading(obj, t_min=None, t_max=None, dim="t", sample_dim="batch"):
     Returns
     -------
     xarray.Dataset
-        ``delta_prime``, ``theta`` and, with ``r2``, ``z`` with ``*_error``.
+        ``delta_prime``, ``theta`` and, with ``r2``, ``z`` with ``*_error``. An exponent
+        whose fit is the same in every batch (e.g. ``survival`` 1 throughout: nothing dies)
+        has no error bar and is not measured: NaN, explained in the ``not_measured``
+        attribute.
     """
     if not isinstance(obj, xr.Dataset):
         raise TypeError("spreading needs a Dataset with survival and n_active")
@@ -718,7 +820,7 @@ def spreading(obj, t_min=None, t_max=None, dim="t", sample_dim="batch"):
         if v not in obj:
             raise ValueError(f"spreading: dataset has no {v!r} (seed runs record survival, "
                              "n_active and r2)")
-    vals, errs = {}, {}
+    vals, errs, notes = {}, {}, []
     cs = curves(obj, "survival", dim, sample_dim)
     m, lo, hi = window_mask(cs.t, t_min, t_max, min_points=3)
     for v, key, sign in (("survival", "delta_prime", -1.0), ("n_active", "theta", 1.0)):
@@ -726,7 +828,9 @@ def spreading(obj, t_min=None, t_max=None, dim="t", sample_dim="batch"):
         reps = _reps(c, m)
         require_positive(reps[0], v)
         s, _ = _fit_lines(np.log(c.t[m]), safe_log(reps))
-        vals[key], errs[key] = sign * s[0], _core.jackknife_error(sign * s)
+        one = {key: sign * s[0]}, {key: _core.jackknife_error(sign * s)}
+        _drop_unmeasured(*one, key, f"the slope of ln {v}", notes)
+        vals[key], errs[key] = one[0][key], one[1][key]
     if "r2" in obj:
         c = curves(obj, "r2", dim, sample_dim)
         na = curves(obj, "n_active", dim, sample_dim).values[..., m]
@@ -736,8 +840,14 @@ def spreading(obj, t_min=None, t_max=None, dim="t", sample_dim="batch"):
         s, _ = _fit_lines(np.log(c.t[m]), safe_log(reps))
         with np.errstate(invalid="ignore", divide="ignore"):
             z = 2.0 / s
-        vals["z"], errs["z"] = z[0], _core.jackknife_error(z)
-    return _result(vals, errs, cs, {"t_min": lo, "t_max": hi})
+        one = {"z": z[0]}, {"z": _core.jackknife_error(z)}
+        _drop_unmeasured(*one, "z", "the slope of ln r2", notes,
+                         flat=_no_spread(s[0], _core.jackknife_error(s)))
+        vals["z"], errs["z"] = one[0]["z"], one[1]["z"]
+    attrs = {"t_min": lo, "t_max": hi}
+    if notes:
+        attrs["not_measured"] = "; ".join(notes)
+    return _result(vals, errs, cs, attrs)
 
 
 def kappa(obj, var="rho", t_min=None, t_max=None, delta=1.0, dim="t", sample_dim="batch"):
@@ -764,7 +874,8 @@ def kappa(obj, var="rho", t_min=None, t_max=None, delta=1.0, dim="t", sample_dim
     Returns
     -------
     xarray.Dataset
-        ``kappa`` and ``kappa_error`` over the swept dims.
+        ``kappa`` and ``kappa_error`` over the swept dims (NaN where every batch is the same,
+        see the ``not_measured`` attribute).
     """
     delta = float(delta)
     if not (delta > 0):
@@ -780,8 +891,12 @@ def kappa(obj, var="rho", t_min=None, t_max=None, delta=1.0, dim="t", sample_dim
     with np.errstate(invalid="ignore", divide="ignore"):
         lnk = -np.sum(np.where(ok, z * wt, 0), -1) / np.sum(np.where(ok, wt, 0), -1)
     k = np.exp(lnk)
-    return _result({"kappa": k[0]}, {"kappa": _core.jackknife_error(k)}, c,
-                   {"var": c.name, "t_min": lo, "t_max": hi, "delta": delta})
+    values, errors, notes = {"kappa": k[0]}, {"kappa": _core.jackknife_error(k)}, []
+    _drop_unmeasured(values, errors, "kappa", c.name, notes)
+    attrs = {"var": c.name, "t_min": lo, "t_max": hi, "delta": delta}
+    if notes:
+        attrs["not_measured"] = "; ".join(notes)
+    return _result(values, errors, c, attrs)
 
 
 

@@ -66,7 +66,8 @@ def test_mismatched_inputs_raise():
         critical_point(ds, control="lam")
     with pytest.raises(ValueError, match="control"):
         critical_point(ds.drop_vars("p").rename({"p": "q"}).assign_attrs(control="x"))
-    other = ds.assign_attrs(dim=2)
+    other = synth.make(f, synth.log_times(1000), sweep={"p": [0.63, 0.64, 0.65, 0.66]},
+                       seed=7).assign_attrs(dim=2)  # other data: equal data is a duplicate
     with pytest.raises(ValueError, match="disagree"):
         classify(ds, other)
     e = Estimate(0.1595, 0.0012)

@@ -75,3 +75,46 @@ def test_errors_exit_2_with_one_line(cmd, tmp_path, capsys):
 def test_bad_option_exit_2(sweep_file, capsys):
     assert main(["classify", sweep_file, "--alpha", "x"]) == 2
     assert main(["analyze", sweep_file, "--n-boot", "1"]) == 2
+
+
+def test_n_boot_and_seed_bounds_exit_2(sweep_file, capsys):
+    for cmd in ("analyze", "classify"):
+        assert main([cmd, sweep_file, "--n-boot", "1000000000"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--n-boot must be an integer in [2, 100000]" in err
+        assert main([cmd, sweep_file, "--seed", "-1"]) == 2
+        assert "--seed" in capsys.readouterr().err
+    assert main(["classify", sweep_file, "--alpha", "0"]) == 2
+    assert "--alpha must be in (0, 1)" in capsys.readouterr().err
+
+
+def test_classify_same_file_twice_exit_2(sweep_file, tmp_path, capsys, monkeypatch):
+    import os
+
+    monkeypatch.chdir(os.path.dirname(sweep_file))
+    for second in (sweep_file, "./" + os.path.basename(sweep_file)):
+        assert main(["classify", sweep_file, second]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "given twice" in err
+    copy = tmp_path / "copy.nc"
+    copy.write_bytes(open(sweep_file, "rb").read())
+    assert main(["classify", sweep_file, str(copy)]) == 2  # equal data in another file
+    assert "same data" in capsys.readouterr().err
+
+
+def test_seed_run_where_nothing_dies(tmp_path, capsys):
+    # supercritical seed run: survival 1 throughout, so delta' is not measured (was -0 exact)
+    out = str(tmp_path / "dpseed.nc")
+    assert main(["simulate", "dp", "-p", "L=32", "-p", "p=0.7", "--t-max", "20", "--samples",
+                 "8", "--init", "seed", "--times", "log", "--out", out]) == 0
+    capsys.readouterr()
+    assert main(["analyze", out, "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert "delta_prime" not in r["estimates"]
+    assert any("delta_prime not measured" in n for n in r["notes"])
+    assert all(e["error"] > 0 for e in r["estimates"].values())
+    assert main(["analyze", out]) == 0
+    assert "exact" not in capsys.readouterr().out
+    assert main(["classify", out, "--json"]) == 0
+    v = json.loads(capsys.readouterr().out)
+    assert "delta_prime" in v["missing"]
