@@ -145,23 +145,105 @@ def _select(config, processes):
     return [e for e in config if e.name in processes]
 
 
-def _check_entry(e: Entry):
-    """Validate an entry's model and parameters before any work (one-line errors)."""
-    from absorbphys._registry import get_model
+def _check_entry(e: Entry, backend=None):
+    """Validate an entry against its model before any work (one-line errors).
 
-    cls = get_model(e.model)
+    The fields themselves are checked by :class:`Entry`; here: the model, its parameters,
+    the control parameter and the window, every configured size (sweep, coarse level,
+    spreading with its extra parameters, FSS, beta) and last time, the mean-field guess and
+    the backend.
+    """
+    from absorbphys._backends import resolve_backend
+    from absorbphys._registry import get_model
+    from absorbphys._simulate import make_times
+
+    pre = f"entry {e.name!r}: "
+    try:
+        cls = get_model(e.model)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UsageError(pre + _first_line(exc)) from None
     bad = [k for k in e.params if k not in cls.params]
     if bad:
-        raise UsageError(f"entry {e.name!r}: unknown parameter {bad[0]!r} for model "
+        raise UsageError(f"{pre}unknown parameter {bad[0]!r} for model "
                          f"{e.model!r}; valid: {', '.join(cls.params)}")
     if e.control not in cls.params:
-        raise UsageError(f"entry {e.name!r}: control {e.control!r} is not a parameter of "
+        raise UsageError(f"{pre}control {e.control!r} is not a parameter of "
                          f"model {e.model!r}")
+    spec = cls.params[e.control]
+    if e.control == cls.size_param or spec.kind != "float":
+        raise UsageError(f"{pre}control {e.control!r} of model {e.model!r} is not a real-valued "
+                         "parameter that can be swept")
+    for v in e.window:
+        try:
+            spec.check(f"window ({e.control})", v)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(pre + _first_line(exc)) from None
+    size = cls.size_param
+
+    def make(what, **kw):
+        try:
+            return cls(**{**e.params, size: e.size, e.control: e.window[0], **kw})
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"{pre}{what}: {_first_line(exc)}") from None
+
     try:
-        cls(**{**e.params, cls.size_param: e.size, e.control: e.window[0]})
-        cls(**{**e.params, cls.size_param: e.size, e.control: e.window[1]})
+        proc = cls(**{**e.params, size: e.size, e.control: e.window[0]})
+        cls(**{**e.params, size: e.size, e.control: e.window[1]})
     except (ValueError, TypeError) as exc:
-        raise UsageError(f"entry {e.name!r}: {str(exc).splitlines()[0]}") from None
+        raise UsageError(pre + _first_line(exc)) from None
+    if e.coarse_size:
+        make("coarse_size", **{size: e.coarse_size})
+    if e.beta_offsets and e.beta_size:
+        make("beta_size", **{size: e.beta_size})
+    for n in e.fss_sizes:
+        make("fss_sizes", **{size: n})
+    sp = e.spreading
+    if sp is not None:
+        bad = [k for k in sp.get("params", {}) if k not in cls.params]
+        if bad:
+            raise UsageError(f"{pre}spreading.params: unknown parameter {bad[0]!r} for model "
+                             f"{e.model!r}; valid: {', '.join(cls.params)}")
+        make("spreading", **{**sp.get("params", {}), size: sp["size"]})
+    try:
+        proc._check_init("seed" if e.locate_init == "seed" else "full")
+        if sp is not None:
+            proc._check_init("seed")
+    except (ValueError, TypeError) as exc:
+        raise UsageError(pre + _first_line(exc)) from None
+    # Every last time the stages will use (rounded as the runner does for discrete time).
+    times = [("t_max", e.t_max), ("decay_t_max", e.decay_t_max)]
+    if e.refine > 0:
+        times.append(("coarse_t_frac * t_max", e.coarse_t_frac * e.t_max))
+    if sp is not None:
+        times.append(("spreading.t_max", sp["t_max"]))
+    if e.beta_offsets:
+        times.append(("beta_t_max", e.beta_t_max))
+    for n in e.fss_sizes:
+        times.append((f"fss_t_factor * n**fss_t_power (n = {n})",
+                      max(8.0, e.fss_t_factor * float(n) ** e.fss_t_power)))
+    for what, t in times:
+        try:
+            make_times(proc, t if proc.continuous_time else int(round(t)), "log")
+        except (ValueError, TypeError, OverflowError) as exc:
+            msg = _first_line(exc)
+            msg = what + msg[len("t_max"):] if msg.startswith("t_max ") else f"{what}: {msg}"
+            raise UsageError(pre + msg) from None
+    if e.guess == "meanfield":
+        try:
+            from absorbphys.models.meanfield import critical_sigma_w
+
+            float(critical_sigma_w(e.params["sigma_b"], e.params.get("activation", "tanh")))
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"{pre}guess 'meanfield': {_first_line(exc)}") from None
+    try:
+        resolve_backend(backend, proc)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(pre + _first_line(exc)) from None
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # ============================================================================ classification
@@ -394,8 +476,11 @@ def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progres
     Raises
     ------
     ValueError, TypeError
-        Bad input (unknown mode or process, ``out`` is a file, bad seed), before any work.
+        Bad input (unknown mode, process or backend, a configuration entry with a field of
+        the wrong type or out of its range, ``out`` is a file, bad seed), before any work.
     """
+    from absorbphys._backends import resolve_backend
+
     if mode not in MODES:
         raise ValueError(f"mode must be one of 'quick', 'full', got {mode!r}")
     seed = check_int("seed", seed, low=0, high=2**63 - 1)
@@ -407,12 +492,23 @@ def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progres
         cfg = load_config(config)
     else:
         cfg = list(config)
+    if not cfg:
+        raise ValueError("config must hold at least one entry")
+    seen = set()
     for e in cfg:
         if not isinstance(e, Entry):
             raise TypeError(f"config must be a list of Entry or a JSON file, got {e!r}")
+        if e.name in seen:
+            raise ValueError(f"config: duplicate entry name {e.name!r}")
+        seen.add(e.name)
+    # The backend before anything else runs: an unknown name, a bad ABSORBPHYS_BACKEND or
+    # 'cuda' without a GPU is a usage error, not a process without measurement.
+    resolve_backend(backend)
     entries = _select(cfg, processes)
     for e in entries:
-        _check_entry(e)
+        _check_entry(e, backend)
+    if workers is not None:
+        workers = check_int("workers", workers, low=1)
     outp = _check_out(out) if out is not None else None
     if resume is None:
         resume = mode == "full"

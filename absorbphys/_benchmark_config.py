@@ -26,9 +26,20 @@ run's). ``resume=True`` gives quick mode the same behaviour.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
+import re
 from dataclasses import dataclass, field
 
+from absorbphys._params import UsageError
+
 MODES = ("quick", "full")
+#: Keys of ``Entry.spreading``: required, then optional.
+SPREADING_KEYS = ("size", "t_max", "samples")
+SPREADING_OPTIONAL = ("params", "shift")
+#: Keys of ``Entry.extra`` (tuning of the analysis).
+EXTRA_KEYS = ("n_boot",)
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 
 
 @dataclass(frozen=True)
@@ -119,6 +130,16 @@ class Entry:
     budget_s : float
         Wall-clock budget (seconds) the sizes were chosen for, on a 2-core VM after Numba
         compilation; the report compares it with the measured time.
+    notes : str
+        Remark shown in the report.
+    extra : dict
+        Tuning of the analysis: ``{"n_boot": int}`` (bootstrap resamples of the collapse,
+        >= 2; default 50).
+
+    Every field is validated on construction (types, finite values, ranges, the structure of
+    ``spreading``): a bad value raises :class:`absorbphys.UsageError` (a ``ValueError``) with
+    one line naming the entry, the field and its valid range. Lists are accepted for the tuple
+    fields and integral floats (``256.0``) for the integer fields.
     """
 
     name: str
@@ -161,32 +182,7 @@ class Entry:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        n = self.name
-        try:
-            lo, hi = (float(v) for v in self.window)
-        except (TypeError, ValueError):
-            raise ValueError(f"entry {n!r}: window must be two numbers (low, high), got "
-                             f"{self.window!r}") from None
-        if not lo < hi:
-            raise ValueError(f"entry {n!r}: window must have low < high, got {self.window!r}")
-        object.__setattr__(self, "window", (lo, hi))
-        for k, low in (("sweep_points", 3), ("sweep_samples", 2), ("decay_samples", 2),
-                       ("fss_samples", 2), ("beta_samples", 2), ("refine", 0), ("size", 2)):
-            v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ValueError(f"entry {n!r}: {k} must be an integer >= {low}, got {v!r}")
-        if not (0.1 <= float(self.fit_window) <= 1.0):
-            raise ValueError(f"entry {n!r}: fit_window must be in [0.1, 1], got "
-                             f"{self.fit_window!r}")
-        if self.locate_init not in ("full", "seed"):
-            raise ValueError(f"entry {n!r}: locate_init must be 'full' or 'seed', got "
-                             f"{self.locate_init!r}")
-        if not (float(self.t_max) >= 4):
-            raise ValueError(f"entry {n!r}: t_max must be >= 4, got {self.t_max!r}")
-        if not self.decay_t_max:
-            object.__setattr__(self, "decay_t_max", self.t_max)
-        if not self.beta_t_max:
-            object.__setattr__(self, "beta_t_max", self.t_max)
+        _validate(self)
 
     def replace(self, **changes) -> Entry:
         """Return a copy with some fields changed."""
@@ -195,6 +191,246 @@ class Entry:
     def to_dict(self) -> dict:
         """Return the entry as a JSON-serialisable dict (recorded in the outputs)."""
         return dataclasses.asdict(self)
+
+
+# ============================================================================ validation
+def _show(v, limit=60) -> str:
+    """Return a short repr of a value for a one-line message."""
+    if isinstance(v, float) and math.isinf(v):
+        text = "inf" if v > 0 else "-inf"
+    else:
+        text = repr(v)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _num(x) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def _range_text(low=None, high=None, low_open=False, high_open=False) -> str:
+    if low is not None and high is not None:
+        return (f"in {'(' if low_open else '['}{_num(low)}, {_num(high)}"
+                f"{')' if high_open else ']'}")
+    if low is not None:
+        return f"{'>' if low_open else '>='} {_num(low)}"
+    if high is not None:
+        return f"{'<' if high_open else '<='} {_num(high)}"
+    return ""
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) \
+        and type(v).__name__ != "bool_"
+
+
+def _as_int(v):
+    """Return ``v`` as an int if it is an integer (or an integral finite float)."""
+    if not _is_real(v):
+        return None
+    if isinstance(v, numbers.Integral):
+        return int(v)
+    v = float(v)
+    return int(v) if math.isfinite(v) and v.is_integer() else None
+
+
+def _as_real(v):
+    """Return ``v`` as a finite int/float, else None."""
+    if not _is_real(v):
+        return None
+    v = int(v) if isinstance(v, numbers.Integral) else float(v)
+    return v if math.isfinite(v) else None
+
+
+def _as_bool(v):
+    if isinstance(v, bool) or type(v).__name__ == "bool_":
+        return bool(v)
+    return None
+
+
+def _as_list(v):
+    """Return a list/tuple (or 1-d array) as a list, else None (not strings, dicts)."""
+    if hasattr(v, "tolist") and not isinstance(v, (str, bytes)):
+        v = v.tolist()
+    return list(v) if isinstance(v, (list, tuple)) else None
+
+
+class _Checker:
+    """Validation of one entry: every failure is one line naming the entry and field."""
+
+    def __init__(self, name):
+        self.prefix = f"entry {_show(name)}: "
+
+    def fail(self, msg):
+        raise UsageError(self.prefix + msg)
+
+    def integer(self, key, v, low, zero_ok=False):
+        i = _as_int(v)
+        if i is None or not (i >= low or (zero_ok and i == 0)) or i > 2**63 - 1:
+            what = (f"0 or an integer >= {low}" if zero_ok else f"an integer >= {low}")
+            if i is not None and i > 2**63 - 1:
+                what += " and below 2**63"
+            self.fail(f"{key} must be {what}, got {_show(v)}")
+        return i
+
+    def number(self, key, v, low=None, high=None, low_open=False, high_open=False,
+             zero_ok=False, what=None):
+        x = _as_real(v)
+        ok = x is not None and (
+            (zero_ok and x == 0)
+            or ((low is None or x > low or (not low_open and x == low))
+                and (high is None or x < high or (not high_open and x == high))))
+        if not ok:
+            rng = what or _range_text(low, high, low_open, high_open)
+            text = f"a finite number {rng}".rstrip()
+            if zero_ok:
+                text = f"0 or {text}"
+            self.fail(f"{key} must be {text}, got {_show(v)}")
+        return x
+
+    def boolean(self, key, v):
+        b = _as_bool(v)
+        if b is None:
+            self.fail(f"{key} must be true or false, got {_show(v)}")
+        return b
+
+    def string(self, key, v, nonempty=False):
+        if not isinstance(v, str) or (nonempty and not v.strip()):
+            self.fail(f"{key} must be a {'non-empty ' if nonempty else ''}string, got "
+                      f"{_show(v)}")
+        return v
+
+    def mapping(self, key, v, what="an object (dict) of parameter names to values"):
+        if not isinstance(v, dict) or not all(isinstance(k, str) for k in v):
+            self.fail(f"{key} must be {what}, got {_show(v)}")
+        return v
+
+
+def _validate(e: Entry):
+    """Validate and normalise every field of an entry (see the :class:`Entry` docstring)."""
+    name = e.name
+    c = _Checker(name)
+    put = lambda k, v: object.__setattr__(e, k, v)  # noqa: E731 - frozen dataclass
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        c.fail("name must be a non-empty string of letters, digits, '.', '_', '+', '-' "
+               f"(not starting with '.', '_', '+' or '-'; it names files), got {_show(name)}")
+    c.string("label", e.label)
+    c.string("model", e.model, nonempty=True)
+    c.mapping("params", e.params)
+    c.string("control", e.control, nonempty=True)
+    win = _as_list(e.window)
+    vals = [_as_real(v) for v in win] if win is not None else None
+    if vals is None or len(vals) != 2 or None in vals:
+        c.fail(f"window must be two finite numbers [low, high], got {_show(e.window)}")
+    if not vals[0] < vals[1]:
+        c.fail(f"window must have low < high, got {_show(e.window)}")
+    put("window", (float(vals[0]), float(vals[1])))
+    put("size", c.integer("size", e.size, 2))
+    put("t_max", c.number("t_max", e.t_max, low=4))
+    put("sweep_points", c.integer("sweep_points", e.sweep_points, 3))
+    put("sweep_samples", c.integer("sweep_samples", e.sweep_samples, 2))
+    put("refine", c.integer("refine", e.refine, 0))
+    put("coarse_t_frac", c.number("coarse_t_frac", e.coarse_t_frac, low=0, high=1,
+                                low_open=True))
+    if e.refine > 0 and e.coarse_t_frac * e.t_max < 4:
+        c.fail(f"coarse_t_frac * t_max (the last time of the coarse level) must be >= 4, got "
+               f"{_num(e.coarse_t_frac)} * {_num(e.t_max)} = {e.coarse_t_frac * e.t_max:g}")
+    put("final_samples", c.integer("final_samples", e.final_samples, 2, zero_ok=True))
+    put("final_points", c.integer("final_points", e.final_points, 3, zero_ok=True))
+    put("fit_window", c.number("fit_window", e.fit_window, low=0.1, high=1))
+    put("coarse_size", c.integer("coarse_size", e.coarse_size, 2, zero_ok=True))
+    put("decay_t_max", c.number("decay_t_max", e.decay_t_max, low=4, zero_ok=True))
+    put("decay_samples", c.integer("decay_samples", e.decay_samples, 2))
+    if e.locate_init not in ("full", "seed"):
+        c.fail(f"locate_init must be 'full' or 'seed', got {_show(e.locate_init)}")
+    put("decay", c.boolean("decay", e.decay))
+    if e.guess is not None:
+        if e.guess != "meanfield":
+            c.fail(f"guess must be null (None) or 'meanfield', got {_show(e.guess)}")
+        if e.control != "sigma_w" or "sigma_b" not in e.params:
+            c.fail("guess 'meanfield' needs control 'sigma_w' and 'sigma_b' in params (it "
+                   "centres the window on the infinite-width critical line of networks)")
+    put("window_halfwidth", c.number("window_halfwidth", e.window_halfwidth, low=0))
+    put("spreading", _check_spreading(c, e.spreading))
+    put("fss_sizes", _check_fss_sizes(c, e.fss_sizes))
+    put("fss_t_factor", c.number("fss_t_factor", e.fss_t_factor, low=0, low_open=True))
+    put("fss_t_power", c.number("fss_t_power", e.fss_t_power, low=0, low_open=True))
+    put("fss_samples", c.integer("fss_samples", e.fss_samples, 2))
+    put("fss_t_min", c.number("fss_t_min", e.fss_t_min, low=0, high=e.fss_t_factor,
+                            high_open=True,
+                            what=f"in [0, fss_t_factor) = [0, {_num(e.fss_t_factor)})"))
+    put("fss_shift", c.boolean("fss_shift", e.fss_shift))
+    put("beta_offsets", _check_beta_offsets(c, e.beta_offsets))
+    put("beta_t_max", c.number("beta_t_max", e.beta_t_max, low=4, zero_ok=True))
+    put("beta_samples", c.integer("beta_samples", e.beta_samples, 2))
+    put("beta_size", c.integer("beta_size", e.beta_size, 2, zero_ok=True))
+    put("beta_t_min", c.number("beta_t_min", e.beta_t_min, low=0, high=1, high_open=True))
+    put("beta_stationary_tol", c.number("beta_stationary_tol", e.beta_stationary_tol, low=0,
+                                      low_open=True))
+    put("budget_s", c.number("budget_s", e.budget_s, low=0, low_open=True))
+    c.string("notes", e.notes)
+    c.mapping("extra", e.extra, what="an object (dict) with the keys "
+                                     + ", ".join(map(repr, EXTRA_KEYS)))
+    bad = [k for k in e.extra if k not in EXTRA_KEYS]
+    if bad:
+        c.fail(f"extra has unknown key {bad[0]!r}; valid: {', '.join(EXTRA_KEYS)}")
+    if "n_boot" in e.extra:
+        put("extra", {**e.extra, "n_boot": c.integer("extra.n_boot", e.extra["n_boot"], 2)})
+    if not e.decay_t_max:
+        put("decay_t_max", e.t_max)
+    if not e.beta_t_max:
+        put("beta_t_max", e.t_max)
+
+
+def _check_spreading(c: _Checker, sp):
+    if sp is None:
+        return None
+    keys = ", ".join(SPREADING_KEYS) + "[, " + ", ".join(SPREADING_OPTIONAL) + "]"
+    if not isinstance(sp, dict) or not all(isinstance(k, str) for k in sp):
+        c.fail(f"spreading must be null (None) or an object {{{keys}}}, got {_show(sp)}")
+    bad = [k for k in sp if k not in SPREADING_KEYS + SPREADING_OPTIONAL]
+    if bad:
+        c.fail(f"spreading has unknown key {bad[0]!r}; valid: "
+               f"{', '.join(SPREADING_KEYS + SPREADING_OPTIONAL)}")
+    miss = [k for k in SPREADING_KEYS if k not in sp]
+    if miss:
+        c.fail(f"spreading lacks the key {miss[0]!r} (it needs {', '.join(SPREADING_KEYS)})")
+    out = dict(sp)
+    out["size"] = c.integer("spreading.size", sp["size"], 2)
+    out["t_max"] = c.number("spreading.t_max", sp["t_max"], low=4)
+    out["samples"] = c.integer("spreading.samples", sp["samples"], 2)
+    if "params" in sp:
+        out["params"] = dict(c.mapping("spreading.params", sp["params"]))
+    if "shift" in sp:
+        out["shift"] = c.boolean("spreading.shift", sp["shift"])
+    return out
+
+
+def _check_fss_sizes(c: _Checker, v):
+    items = _as_list(v)
+    ints = [_as_int(x) for x in items] if items is not None else None
+    if ints is None or any(i is None or i < 2 or i > 2**63 - 1 for i in ints):
+        c.fail(f"fss_sizes must be a list of integers >= 2, got {_show(v)}")
+    if len(set(ints)) != len(ints):
+        c.fail(f"fss_sizes must not repeat a size, got {_show(v)}")
+    if len(ints) == 1:
+        c.fail(f"fss_sizes must be empty (no FSS) or hold at least 2 sizes (a collapse needs "
+               f"two), got {_show(v)}")
+    return tuple(ints)
+
+
+def _check_beta_offsets(c: _Checker, v):
+    items = _as_list(v)
+    xs = [_as_real(x) for x in items] if items is not None else None
+    if xs is None or any(x is None or x <= 0 for x in xs):
+        c.fail(f"beta_offsets must be a list of finite numbers > 0 (relative distances "
+               f"above the critical point), got {_show(v)}")
+    if any(b <= a for a, b in zip(xs, xs[1:])):
+        c.fail(f"beta_offsets must be strictly increasing, got {_show(v)}")
+    if 0 < len(xs) < 3:
+        c.fail(f"beta_offsets must be empty (no beta) or hold at least 3 offsets (the fit of "
+               f"beta needs three points), got {_show(v)}")
+    return tuple(float(x) for x in xs)
 
 
 def _quick() -> list[Entry]:
@@ -409,7 +645,8 @@ def load_config(path) -> list[Entry]:
     Raises
     ------
     ValueError
-        Unreadable file, unknown or missing fields (one line naming the entry and field).
+        Unreadable file, unknown or missing fields, a field with a wrong type or out of its
+        range (one line naming the entry and field; see :class:`Entry`).
     """
     import json
     from pathlib import Path
@@ -434,6 +671,8 @@ def load_config(path) -> list[Entry]:
         if not isinstance(d, dict):
             raise ValueError(f"config: entry {i} must be an object, got {type(d).__name__}")
         label = d.get("name", f"#{i}")
+        if not isinstance(label, str):
+            label = f"#{i}"
         bad = [k for k in d if k not in fields]
         if bad:
             raise ValueError(f"config: entry {label!r} has unknown field {bad[0]!r}; valid: "
@@ -441,12 +680,9 @@ def load_config(path) -> list[Entry]:
         miss = [k for k in required if k not in d]
         if miss:
             raise ValueError(f"config: entry {label!r} lacks the field {miss[0]!r}")
-        if label in names:
-            raise ValueError(f"config: duplicate entry name {label!r}")
-        names.add(label)
-        kw = dict(d)
-        for k in ("window", "fss_sizes", "beta_offsets"):
-            if k in kw:
-                kw[k] = tuple(kw[k])
-        out.append(Entry(**kw))
+        e = Entry(**d)  # validates every field (one line naming the entry and field)
+        if e.name in names:
+            raise ValueError(f"config: duplicate entry name {e.name!r}")
+        names.add(e.name)
+        out.append(e)
     return out

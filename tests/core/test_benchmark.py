@@ -213,3 +213,169 @@ def test_resume_reuses_finished_stages(tmp_path):
     # a different seed is a different request: nothing is reused
     third = benchmark(config=[small], out=out, seed=5, resume=True, progress=False)
     assert third.rows[0]["critical_point"] != r1["critical_point"]
+
+
+# ---------------------------------------------------------------------------- input validation
+# Every bad configuration is refused when it is loaded, before any simulation: these entries
+# are tiny so that a regression (the benchmark running anyway) stays fast.
+TINY_BAD_BASE = dict(
+    name="tiny-dp", label="1+1 bond DP, tiny", model="dp",
+    params={"kind": "bond", "dim": 1}, control="p", window=[0.60, 0.69], size=64,
+    t_max=16, sweep_points=3, sweep_samples=2, refine=0, decay_samples=2,
+    spreading={"size": 64, "t_max": 16, "samples": 4}, fss_sizes=[8, 16],
+    fss_samples=4, beta_offsets=[0.05, 0.1, 0.2], beta_samples=2, budget_s=1,
+)
+
+
+@pytest.mark.parametrize("mode", ["quick", "full"])
+def test_builtin_configs_pass_validation(mode, tmp_path):
+    from absorbphys._benchmark import _check_entry
+
+    cfg = default_config(mode)
+    for e in cfg:
+        _check_entry(e, "cpu")   # model, sizes, times, guess, backend
+        assert Entry(**e.to_dict()) == e   # validation is idempotent
+    # ... and the same configuration written as JSON loads unchanged
+    p = tmp_path / "cfg.json"
+    p.write_text(json.dumps([e.to_dict() for e in cfg]))
+    assert load_config(p) == cfg
+
+
+BAD_FIELDS = [
+    # (field, value, the message names the field and its valid range)
+    ("fss_sizes", [-4, 8], r"fss_sizes must be a list of integers >= 2, got \[-4, 8\]"),
+    ("fss_sizes", 5, r"fss_sizes must be a list of integers >= 2, got 5"),
+    ("fss_sizes", [16], r"fss_sizes must be empty .* at least 2 sizes"),
+    ("fss_sizes", [8, 8], r"fss_sizes must not repeat a size"),
+    ("spreading", "yes", r"spreading must be null \(None\) or an object \{size, t_max, "
+                         r"samples\[, params, shift\]\}, got 'yes'"),
+    ("spreading", {"size": -1, "t_max": 16, "samples": 4},
+     r"spreading\.size must be an integer >= 2, got -1"),
+    ("spreading", {"size": 64, "t_max": 16}, r"spreading lacks the key 'samples'"),
+    ("spreading", {"size": 64, "t_max": 16, "samples": 4, "sise": 2},
+     r"spreading has unknown key 'sise'"),
+    ("spreading", {"size": 64, "t_max": "abc", "samples": 4},
+     r"spreading\.t_max must be a finite number >= 4, got 'abc'"),
+    ("spreading", {"size": 64, "t_max": 16, "samples": 4, "shift": "no"},
+     r"spreading\.shift must be true or false, got 'no'"),
+    ("spreading", {"size": 64, "t_max": 16, "samples": 4, "params": {"zz": 1}},
+     r"spreading\.params: unknown parameter 'zz' for model 'dp'"),
+    ("beta_offsets", [-0.5], r"beta_offsets must be a list of finite numbers > 0 .*, "
+                             r"got \[-0\.5\]"),
+    ("beta_offsets", [0.1, 0.05, 0.2], r"beta_offsets must be strictly increasing"),
+    ("beta_offsets", [0.05, 0.1], r"beta_offsets must be empty .* at least 3 offsets"),
+    ("guess", "nope", r"guess must be null \(None\) or 'meanfield', got 'nope'"),
+    ("guess", "meanfield", r"guess 'meanfield' needs control 'sigma_w'"),
+    ("t_max", "abc", r"t_max must be a finite number >= 4, got 'abc'"),
+    ("t_max", float("inf"), r"t_max must be a finite number >= 4, got inf"),
+    ("t_max", float("nan"), r"t_max must be a finite number >= 4, got nan"),
+    ("t_max", 2, r"t_max must be a finite number >= 4, got 2"),
+    ("t_max", 1e30, r"t_max must be an integer .* below 2\*\*63"),
+    ("fit_window", "abc", r"fit_window must be a finite number in \[0\.1, 1\], got 'abc'"),
+    ("window", 5, r"window must be two finite numbers \[low, high\], got 5"),
+    ("window", [0.6, 0.7, 0.8], r"window must be two finite numbers"),
+    ("window", [0.6, float("inf")], r"window must be two finite numbers"),
+    ("window", [0.5, 1.5], r"window \(p\) must be in \[0, 1\], got 1\.5"),
+    ("size", 1.5, r"size must be an integer >= 2, got 1\.5"),
+    ("size", True, r"size must be an integer >= 2, got True"),
+    ("sweep_points", 2, r"sweep_points must be an integer >= 3, got 2"),
+    ("final_samples", 1, r"final_samples must be 0 or an integer >= 2, got 1"),
+    ("coarse_size", -8, r"coarse_size must be 0 or an integer >= 2, got -8"),
+    ("decay_t_max", float("inf"), r"decay_t_max must be 0 or a finite number >= 4, got inf"),
+    ("decay", "yes", r"decay must be true or false, got 'yes'"),
+    ("locate_init", "half", r"locate_init must be 'full' or 'seed', got 'half'"),
+    ("window_halfwidth", -0.1, r"window_halfwidth must be a finite number >= 0"),
+    ("coarse_t_frac", 0, r"coarse_t_frac must be a finite number in \(0, 1\], got 0"),
+    ("fss_t_factor", 0, r"fss_t_factor must be a finite number > 0, got 0"),
+    ("fss_t_min", 2.0, r"fss_t_min must be a finite number in \[0, fss_t_factor\)"),
+    ("fss_shift", "yes", r"fss_shift must be true or false, got 'yes'"),
+    ("beta_t_min", 1.0, r"beta_t_min must be a finite number in \[0, 1\), got 1\.0"),
+    ("beta_size", 1, r"beta_size must be 0 or an integer >= 2, got 1"),
+    ("beta_stationary_tol", 0, r"beta_stationary_tol must be a finite number > 0, got 0"),
+    ("budget_s", -1, r"budget_s must be a finite number > 0, got -1"),
+    ("params", [1], r"params must be an object"),
+    ("params", {"q": 1}, r"unknown parameter 'q' for model 'dp'"),
+    ("control", "dim", r"control 'dim' of model 'dp' is not a real-valued parameter"),
+    ("model", "nope", r"unknown model 'nope'"),
+    ("label", 3, r"label must be a string, got 3"),
+    ("extra", {"nboot": 3}, r"extra has unknown key 'nboot'; valid: n_boot"),
+    ("extra", {"n_boot": 1}, r"extra\.n_boot must be an integer >= 2, got 1"),
+    ("name", "../x", r"name must be a non-empty string of letters"),
+]
+
+
+@pytest.mark.parametrize("field, value, match", BAD_FIELDS,
+                         ids=[f"{f}={v!r}" for f, v, _ in BAD_FIELDS])
+def test_bad_config_field_exit_2_before_any_work(field, value, match, tmp_path, capsys):
+    import re
+
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps([dict(TINY_BAD_BASE, **{field: value})]))
+    out = tmp_path / "o"
+    assert main(["benchmark", "--config", str(cfg), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    name = "'../x'" if field == "name" else "'tiny-dp'"
+    assert err.startswith(f"absorbphys benchmark: error: entry {name}: "), err
+    assert re.search(match, err), err
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.json"]
+
+
+def test_bad_entry_refused_by_the_python_api():
+    with pytest.raises(ap.UsageError, match=r"entry 'tiny-dp': fss_sizes must be a list"):
+        Entry(**dict(TINY_BAD_BASE, fss_sizes=[-4, 8]))
+    with pytest.raises(ValueError, match=r"entry 'tiny-dp': spreading\.samples must be"):
+        Entry(**dict(TINY_BAD_BASE, spreading={"size": 64, "t_max": 16, "samples": 0}))
+    with pytest.raises(ValueError, match=r"entry 'tiny-dp': t_max must be a finite number"):
+        Entry(**TINY_BAD_BASE).replace(t_max=float("inf"))
+    # lists become tuples, integral floats integers (as from JSON)
+    e = Entry(**dict(TINY_BAD_BASE, size=64.0, fss_sizes=[8.0, 16]))
+    assert e.size == 64 and isinstance(e.size, int) and e.fss_sizes == (8, 16)
+    assert e.window == (0.60, 0.69) and e.beta_offsets == (0.05, 0.1, 0.2)
+    # duplicate names in a Python configuration
+    with pytest.raises(ValueError, match="duplicate entry name 'tiny-dp'"):
+        benchmark(config=[Entry(**TINY_BAD_BASE)] * 2, out=None)
+
+
+def test_duplicate_and_non_object_entries_in_a_file(tmp_path):
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps([TINY_BAD_BASE, TINY_BAD_BASE]))
+    with pytest.raises(ValueError, match="duplicate entry name 'tiny-dp'"):
+        load_config(p)
+    p.write_text(json.dumps([dict(TINY_BAD_BASE, name=["a"])]))
+    with pytest.raises(ValueError, match=r"entry \['a'\]: name must be"):
+        load_config(p)
+
+
+@pytest.mark.parametrize("argv_backend", ["gpu", "CPU", ""])
+def test_bad_backend_exit_2_before_any_work(argv_backend, tmp_path, capsys):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps([TINY_BAD_BASE]))
+    out = tmp_path / "o"
+    rc = main(["benchmark", "--config", str(cfg), "--out", str(out), "--quiet",
+               "--backend", argv_backend])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    assert f"backend must be one of 'cpu', 'cuda', 'auto', got {argv_backend!r}" in err, err
+    assert not out.exists()
+
+
+def test_bad_backend_option_refused_up_front(monkeypatch, tmp_path):
+    from absorbphys import config as _config
+
+    monkeypatch.setitem(_config.OPTIONS, "backend", "gpu")
+    with pytest.raises(ap.UsageError, match=r"option backend \(ABSORBPHYS_BACKEND\) must be"):
+        benchmark(config=[Entry(**TINY_BAD_BASE)], out=tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+
+
+def test_cuda_backend_without_gpu_refused_up_front(tmp_path):
+    from absorbphys._backends import cuda_available
+
+    if cuda_available():
+        pytest.skip("a CUDA GPU is available")
+    with pytest.raises(ap.UsageError, match=r"backend 'cuda' needs an NVIDIA GPU"):
+        benchmark(config=[Entry(**TINY_BAD_BASE)], out=tmp_path / "o", backend="cuda")
+    assert not (tmp_path / "o").exists()
