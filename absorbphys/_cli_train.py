@@ -74,32 +74,156 @@ def parse_values(name: str, text: str, kind=float):
     return vals
 
 
+def _fail(msg):
+    from absorbphys._params import UsageError
+
+    raise UsageError(msg)
+
+
+def _values(option: str, text, param: str, kind=float, *, min_count=1):
+    """Parse a list option and check every value against ``training``'s range for ``param``."""
+    from absorbphys.models import training
+
+    vals = parse_values(option, text, kind)
+    vals = [training._P[param].check(option, v) for v in vals]
+    if len(set(vals)) != len(vals):
+        _fail(f"{option} values must be distinct, got {text!r}")
+    if len(vals) < min_count:
+        _fail(f"{option} must list at least {min_count} distinct values, got {text!r}")
+    return vals
+
+
+def _one(option: str, text, param: str):
+    from absorbphys.models import training
+
+    return training._P[param].check(option, str(text).strip())
+
+
+def _task_shape(task: str, n_train: int, n_test: int):
+    """Input dimension of ``task`` (digits: also check scikit-learn and the set size)."""
+    import inspect
+
+    from absorbphys.models import training
+
+    if task != "digits":
+        return inspect.signature(training.trainability_sweep).parameters["d_in"].default
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        _fail("--task digits needs scikit-learn: pip install 'absorbphys[digits]'")
+    X, _ = load_digits(return_X_y=True)
+    if n_train + n_test > len(X):
+        _fail(f"--n-train + --n-test must be <= {len(X)} for --task digits, "
+              f"got {n_train + n_test}")
+    return X.shape[1]
+
+
+def _check_paths(args):
+    """Output files: writable folders, distinct, and a figure format matplotlib can write."""
+    import os
+    from pathlib import Path
+
+    from absorbphys._io import check_output_path
+    from absorbphys._params import UsageError
+
+    seen = {}
+    for option, path in (("--out", args.out), ("--critical-out", args.critical_out),
+                         ("--plot", args.plot)):
+        if path is None:
+            continue
+        try:
+            p = check_output_path(path)
+        except UsageError as exc:
+            msg = str(exc)
+            _fail(f"{option}: {msg[5:] if msg.startswith('out: ') else msg}")
+        key = os.path.normcase(os.path.abspath(p))
+        if key in seen:
+            _fail(f"{option} and {seen[key]} must be different files, both are {str(path)!r}")
+        seen[key] = option
+    if args.plot is None:
+        return None
+    from matplotlib.figure import Figure
+
+    fmt = Path(args.plot).suffix[1:].lower() or "png"
+    formats = Figure().canvas.get_supported_filetypes()
+    if fmt not in formats:
+        _fail(f"--plot: format {fmt!r} (from the file name) is not supported; end the name "
+              f"with one of ." + ", .".join(sorted(formats)))
+    return fmt
+
+
+def _validate(args):
+    """Parse and check every option before any work starts (one-line errors naming it)."""
+    from absorbphys.models import training
+
+    o = {}
+    o["sigma_w"] = _values("--sigma-w", args.sigma_w, "sigma_w")
+    o["depth"] = _values("--depth", args.depth, "depth", int)
+    o["sigma_b"] = _values("--sigma-b", args.sigma_b, "sigma_b")
+    for name, param in (("activation", "activation"), ("arch", "arch"), ("task", "task")):
+        o[name] = _one(f"--{name}", getattr(args, name), param)
+    for name in ("width", "channels", "kernel_size", "n_train", "n_test", "lr", "epochs",
+                 "batch_size", "repeats", "ntk_examples", "seed"):
+        o[name] = _one("--" + name.replace("_", "-"), getattr(args, name), name)
+    d_in = _task_shape(o["task"], o["n_train"], o["n_test"])
+    if o["arch"] == "cnn" and (o["kernel_size"] % 2 == 0 or o["kernel_size"] > d_in):
+        _fail(f"--kernel-size must be odd and <= {d_in} (the input length of --task "
+              f"{o['task']}) with --arch cnn, got {o['kernel_size']}")
+    if o["ntk_examples"] > o["n_train"]:
+        _fail(f"--ntk-examples must be <= --n-train ({o['n_train']}), "
+              f"got {o['ntk_examples']}")
+    # the critical sweep (trained after the main sweep: check it now, not then)
+    o["crit_sb"] = o["crit_w"] = o["mu_w"] = None
+    if args.critical_sigma_b is None:
+        if args.critical_widths or args.mu_widths or args.critical_out:
+            _fail("--critical-widths, --mu-widths and --critical-out need --critical-sigma-b")
+    else:
+        o["crit_sb"] = _values("--critical-sigma-b", args.critical_sigma_b, "sigma_b")
+        o["crit_w"] = ([o["width"]] if args.critical_widths is None
+                       else _values("--critical-widths", args.critical_widths, "width", int))
+        if len(o["crit_w"]) > 1 and o["arch"] != "mlp":
+            _fail("--critical-widths: several widths need --arch mlp "
+                  "(CNNs have --channels, not a width)")
+        if args.mu_widths is not None:
+            if o["arch"] != "mlp":
+                _fail("--mu-widths needs --arch mlp (mu is the width cost of the MLP; "
+                      "CNNs have --channels, not a width)")
+            o["mu_w"] = _values("--mu-widths", args.mu_widths, "width", int, min_count=2)
+        from absorbphys.models import meanfield
+
+        act = o["activation"]
+        for sb in o["crit_sb"]:
+            if not np.isfinite(training._mf_nan(meanfield.critical_sigma_w, sb,
+                                                activation=act)):
+                _fail(f"--critical-sigma-b: --activation {act} has no mean-field critical "
+                      f"point sigma_w,c at sigma_b={sb:g}; choose another activation/sigma_b")
+            if o["mu_w"] is not None and not np.isfinite(training._kappa(sb, act)):
+                _fail(f"--mu-widths: --activation {act} has no finite kappa at "
+                      f"sigma_b={sb:g} (needs a smooth activation such as tanh or erf)")
+    o["plot_format"] = _check_paths(args)
+    return o
+
+
 def run(args) -> int:
-    """Run the sweep, save it, optionally plot and report."""
+    """Run the sweep, save it, optionally plot and report.
+
+    Every option is checked before any work starts; output files are written only once
+    everything has been computed, and on any failure none of them is left behind.
+    """
+    import io
+    import os
+
     import absorbphys as ap
     from absorbphys.models import training
 
-    sigma_w = parse_values("--sigma-w", args.sigma_w)
-    depth = parse_values("--depth", args.depth, int)
-    sigma_b = parse_values("--sigma-b", args.sigma_b)
-    crit_sb = (None if args.critical_sigma_b is None
-               else parse_values("--critical-sigma-b", args.critical_sigma_b))
-    if crit_sb is None and (args.critical_widths or args.mu_widths or args.critical_out):
-        raise ValueError("--critical-widths, --mu-widths and --critical-out need "
-                         "--critical-sigma-b")
-    crit_w = parse_values("--critical-widths", args.critical_widths or args.width, int)
-    mu_w = None if args.mu_widths is None else parse_values("--mu-widths", args.mu_widths, int)
-    for path in (args.out, args.plot, args.critical_out):
-        if path is not None:
-            ap._io.check_output_path(path)
+    o = _validate(args)
+    common = {k: o[k] for k in ("activation", "arch", "channels", "kernel_size", "task",
+                                "n_train", "n_test", "lr", "epochs", "batch_size", "repeats",
+                                "seed", "ntk_examples")}
+    sigma_b = o["sigma_b"]
     ds = training.trainability_sweep(
-        sigma_w, depth, sigma_b if len(sigma_b) > 1 else sigma_b[0],
-        activation=args.activation, arch=args.arch, width=args.width, channels=args.channels,
-        kernel_size=args.kernel_size, task=args.task, n_train=args.n_train,
-        n_test=args.n_test, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
-        repeats=args.repeats, seed=args.seed, ntk_examples=args.ntk_examples)
-    if args.out is not None:
-        ap.save(ds, args.out)
+        o["sigma_w"], o["depth"], sigma_b if len(sigma_b) > 1 else sigma_b[0],
+        width=o["width"], **common)
     acc = ds["test_accuracy"].isel(epoch=-1).mean("batch")
     flat = acc.fillna(-1.0).stack(point=acc.dims) if acc.ndim else acc
     best = flat.isel(point=int(np.argmax(flat.values))) if acc.ndim else acc
@@ -109,26 +233,41 @@ def run(args) -> int:
           f"epochs={ds.sizes['epoch'] - 1}")
     print(f"best test accuracy {float(acc.max()):.3f} at {where}; "
           f"diverged runs: {int(ds['diverged'].sum())}")
-    if args.plot is not None:
-        fig = training.plot_trainability(ds)
-        fig.savefig(args.plot, dpi=120)
-        print(f"wrote {args.plot}")
     crit = None
-    if crit_sb is not None:
+    if o["crit_sb"] is not None:
+        crit_w = o["crit_w"]
         crit = training.critical_sweep(
-            crit_sb, depth, args.activation, arch=args.arch,
-            width=crit_w if len(crit_w) > 1 else crit_w[0], channels=args.channels,
-            kernel_size=args.kernel_size, task=args.task, n_train=args.n_train,
-            n_test=args.n_test, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
-            repeats=args.repeats, seed=args.seed, ntk_examples=args.ntk_examples,
-            mu_widths=mu_w)
-        if args.critical_out is not None:
-            ap.save(crit, args.critical_out)
-        print(f"critical sweep: {len(crit_sb)} sigma_b x {len(crit_w)} widths x "
-              f"{len(depth)} depths at sigma_w,c")
+            o["crit_sb"], o["depth"], width=crit_w if len(crit_w) > 1 else crit_w[0],
+            mu_widths=o["mu_w"], **common)
+        print(f"critical sweep: {len(o['crit_sb'])} sigma_b x {len(crit_w)} widths x "
+              f"{len(o['depth'])} depths at sigma_w,c")
+    figure = None
+    if args.plot is not None:  # rendered in memory: a failure here leaves no file
+        buf = io.BytesIO()
+        training.plot_trainability(ds).savefig(buf, format=o["plot_format"], dpi=120)
+        figure = buf.getvalue()
     if args.report:
         print(training.training_report(ds, crit)["markdown"])
-    for path in (args.out, args.critical_out):
+    written = []
+    try:
+        if args.out is not None:
+            ap.save(ds, args.out)  # atomic: temporary file, then rename
+            written.append(args.out)
+        if args.critical_out is not None:
+            ap.save(crit, args.critical_out)
+            written.append(args.critical_out)
+        if figure is not None:
+            with open(args.plot, "wb") as fh:
+                written.append(args.plot)
+                fh.write(figure)
+    except BaseException:
+        for path in written:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        raise
+    for path in (args.plot, args.out, args.critical_out):
         if path is not None:
             print(f"wrote {path}")
     return 0
