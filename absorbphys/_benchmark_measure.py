@@ -300,8 +300,9 @@ class EntryMeasurement:
             # scaling move the zero of the curvature).
             t3 = _window_start(tp, e.fit_window * 2 / 3)
             parts = {"stat": xc.error}
-            if len(sel) == 2:
+            if len(sel) == 2 and not res.attrs.get("resolution_error"):
                 # bracket interpolation: the curvature need not be linear across the step
+                # (critical_point already counts it for a bracketing pair: not twice)
                 parts["interpolation"] = step / math.sqrt(12.0)
             try:
                 r3 = cp(ds.isel({self.control: sel}), control=self.control,

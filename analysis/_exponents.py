@@ -336,7 +336,10 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
     changes (noise, or the curvature's return to ~0 deep in the active phase) only changes from
     negative (absorbing side: the end of the sweep with the lower late-time ``rho``) to positive
     count, and the one that best splits the sweep into significant negative and positive
-    curvatures is used (attribute ``crossings``: all of them).
+    curvatures is used (attribute ``crossings``: all of them); when that change is not
+    significant (a bracketing curvature within 2 errors of 0), the RMS distance to the other
+    such changes in the same direction is added in quadrature (attribute ``ambiguity_error``,
+    carried over to ``delta``).
 
     Parameters
     ----------
@@ -399,6 +402,7 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
         attrs={"var": c.name, "control": control, "t_min": lo, "t_max": hi,
                "n_fit": n_fit, "fit_values": [float(v) for v in est["xs"]],
                "resolution_error": est["resolution"], "window_error": window,
+               "ambiguity_error": est["ambiguity"],
                "crossings": [float(v) for v in sorted(est["cross"].values())],
                "method": "zero of the late-time curvature of ln rho vs ln t"})
     return ds
@@ -442,6 +446,7 @@ def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
                          "at every control value (no spread, e.g. constant data such as a "
                          "survival of 1 throughout): no critical point can be measured")
     cross = {}
+    ambiguity = 0.0
     if near is None:
         xi, ci = x[good], cv[good]
         sgn = np.sign(ci)
@@ -466,6 +471,11 @@ def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
         score = {i: float(orient * (z[i + 1:].sum() - z[:i + 1].sum())) for i in cand}
         mid = max(cand, key=lambda i: (score[i], -i))
         x0 = float(cross[mid])
+        # A change of sign that is not significant on both sides is no better placed than
+        # any other such change in the same direction: count the distance to those.
+        weak = [i for i in cand if min(abs(z[i]), abs(z[i + 1])) < 2.0]
+        if mid in weak and len(weak) > 1:
+            ambiguity = float(np.sqrt(np.mean([(cross[i] - x0) ** 2 for i in weak])))
         idx_good = np.nonzero(good)[0]
         if n_fit == 2:  # linear interpolation between the bracketing values
             near = idx_good[[mid, mid + 1]]
@@ -498,12 +508,17 @@ def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
         ddx = (dv[near[1]] - dv[near[0]]) / (xs[1] - xs[0])
         if np.isfinite(ddx):
             d_err = float(np.hypot(d_err, ddx * resolution))
+    if ambiguity > 0.0:
+        xc_err = float(np.hypot(xc_err, ambiguity))
+        ddx = (dv[near[-1]] - dv[near[0]]) / (xs[-1] - xs[0])
+        if np.isfinite(ddx):
+            d_err = float(np.hypot(d_err, ddx * ambiguity))
     if not (np.isfinite(xc_err) and np.isfinite(d_err)):
         raise ValueError("control: jackknife failed (a leave-one-out replicate has no "
                          "crossing); record more batches or a narrower sweep")
     return {"xc_reps": xc_reps, "d_reps": d_reps, "xc_err": xc_err, "d_err": d_err,
             "cv": cv, "ce": ce, "dv": dv, "de": de, "xs": xs, "cross": cross,
-            "resolution": resolution, "near": near}
+            "resolution": resolution, "ambiguity": ambiguity, "near": near}
 
 
 def stationary_density(obj, var="rho", t_min=None, dim="t", sample_dim="batch"):

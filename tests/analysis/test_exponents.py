@@ -304,3 +304,23 @@ def test_width_cost_truncated_run_is_nan_and_bad_input_raises():
         width_cost(runs, -1.0)
     with pytest.raises(ValueError, match="size_dim"):
         width_cost([r.drop_vars("width").assign_attrs(size_param=None) for r in runs], 0.25)
+
+
+def test_critical_point_counts_equally_weak_crossings():
+    # Curvatures -1, -0.5, -3e-3, 3e-3, -3e-3, 3e-3, 0.5 in p = 0..6 with noise that
+    # leaves every small value insignificant: the changes at p ~ 2.5 and p ~ 4.5 are equally
+    # plausible, and the error must say so (it was the bracket resolution alone, 0.29; now 1.6).
+    curv = dict(zip(range(7), (-1.0, -0.5, -0.003, 0.003, -0.003, 0.003, 0.5)))
+
+    def fn(t, p):
+        lt = np.log(np.maximum(t, 1.0))
+        c = np.vectorize(curv.get)(np.rint(p).astype(int))
+        return 0.5 * np.exp(-0.2 * lt + 0.5 * c * (lt - 4.0) ** 2)
+
+    ds = synth.make(fn, synth.log_times(3000), sweep={"p": np.arange(7.0)}, noise=0.5, seed=0)
+    r = critical_point(ds)
+    weak = [x for x in r.attrs["crossings"] if 2 <= x <= 5]
+    assert len(weak) >= 2
+    assert float(r.attrs["ambiguity_error"]) > 0.5
+    assert float(r.p_c_error) >= float(r.attrs["ambiguity_error"])
+    assert within(r.p_c, r.p_c_error, 2.5, k=1.5) and within(r.p_c, r.p_c_error, 4.5, k=1.5)
