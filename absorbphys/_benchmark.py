@@ -154,6 +154,7 @@ def _check_entry(e: Entry, backend=None):
     the backend.
     """
     from absorbphys._backends import resolve_backend
+    from absorbphys._benchmark_measure import _one_line
     from absorbphys._registry import get_model
     from absorbphys._simulate import make_times
 
@@ -161,7 +162,7 @@ def _check_entry(e: Entry, backend=None):
     try:
         cls = get_model(e.model)
     except (ValueError, TypeError, KeyError) as exc:
-        raise UsageError(pre + _first_line(exc)) from None
+        raise UsageError(pre + _one_line(exc)) from None
     bad = [k for k in e.params if k not in cls.params]
     if bad:
         raise UsageError(f"{pre}unknown parameter {bad[0]!r} for model "
@@ -177,20 +178,20 @@ def _check_entry(e: Entry, backend=None):
         try:
             spec.check(f"window ({e.control})", v)
         except (ValueError, TypeError) as exc:
-            raise UsageError(pre + _first_line(exc)) from None
+            raise UsageError(pre + _one_line(exc)) from None
     size = cls.size_param
 
     def make(what, **kw):
         try:
             return cls(**{**e.params, size: e.size, e.control: e.window[0], **kw})
         except (ValueError, TypeError) as exc:
-            raise UsageError(f"{pre}{what}: {_first_line(exc)}") from None
+            raise UsageError(f"{pre}{what}: {_one_line(exc)}") from None
 
     try:
         proc = cls(**{**e.params, size: e.size, e.control: e.window[0]})
         cls(**{**e.params, size: e.size, e.control: e.window[1]})
     except (ValueError, TypeError) as exc:
-        raise UsageError(pre + _first_line(exc)) from None
+        raise UsageError(pre + _one_line(exc)) from None
     if e.coarse_size:
         make("coarse_size", **{size: e.coarse_size})
     if e.beta_offsets and e.beta_size:
@@ -209,7 +210,7 @@ def _check_entry(e: Entry, backend=None):
         if sp is not None:
             proc._check_init("seed")
     except (ValueError, TypeError) as exc:
-        raise UsageError(pre + _first_line(exc)) from None
+        raise UsageError(pre + _one_line(exc)) from None
     # Every last time the stages will use (rounded as the runner does for discrete time).
     times = [("t_max", e.t_max), ("decay_t_max", e.decay_t_max)]
     if e.refine > 0:
@@ -225,7 +226,7 @@ def _check_entry(e: Entry, backend=None):
         try:
             make_times(proc, t if proc.continuous_time else int(round(t)), "log")
         except (ValueError, TypeError, OverflowError) as exc:
-            msg = _first_line(exc)
+            msg = _one_line(exc)
             msg = what + msg[len("t_max"):] if msg.startswith("t_max ") else f"{what}: {msg}"
             raise UsageError(pre + msg) from None
     if e.guess == "meanfield":
@@ -234,16 +235,11 @@ def _check_entry(e: Entry, backend=None):
 
             float(critical_sigma_w(e.params["sigma_b"], e.params.get("activation", "tanh")))
         except (ValueError, TypeError) as exc:
-            raise UsageError(f"{pre}guess 'meanfield': {_first_line(exc)}") from None
+            raise UsageError(f"{pre}guess 'meanfield': {_one_line(exc)}") from None
     try:
         resolve_backend(backend, proc)
     except (ValueError, TypeError) as exc:
-        raise UsageError(pre + _first_line(exc)) from None
-
-
-def _first_line(exc) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        raise UsageError(pre + _one_line(exc)) from None
 
 
 # ============================================================================ classification

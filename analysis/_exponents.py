@@ -503,16 +503,13 @@ def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
         # bracketing value has fluctuated away from 0. The grid resolution (uniform over the
         # step) is a floor that matches the measured spread of the estimate.
         resolution = float(np.ptp(xs)) / np.sqrt(12.0)
-        xc_err = float(np.hypot(xc_err, resolution))
+    placement = float(np.hypot(resolution, ambiguity))
+    if placement > 0.0:
+        xc_err = float(np.hypot(xc_err, placement))
         # delta is read off at the critical value: its uncertainty carries over
-        ddx = (dv[near[1]] - dv[near[0]]) / (xs[1] - xs[0])
-        if np.isfinite(ddx):
-            d_err = float(np.hypot(d_err, ddx * resolution))
-    if ambiguity > 0.0:
-        xc_err = float(np.hypot(xc_err, ambiguity))
         ddx = (dv[near[-1]] - dv[near[0]]) / (xs[-1] - xs[0])
         if np.isfinite(ddx):
-            d_err = float(np.hypot(d_err, ddx * ambiguity))
+            d_err = float(np.hypot(d_err, ddx * placement))
     if not (np.isfinite(xc_err) and np.isfinite(d_err)):
         raise ValueError("control: jackknife failed (a leave-one-out replicate has no "
                          "crossing); record more batches or a narrower sweep")
