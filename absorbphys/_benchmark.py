@@ -6,13 +6,15 @@ exponents, finite-size scaling and the order-parameter exponent where configured
 each group of measurements with the universality catalog, and writes the results (netCDF),
 a report (Markdown and HTML with embedded figures), PNG figures and a JSON summary.
 
-The verdict combines the *independent* groups of measurements (decay, spreading, finite-size
-scaling, stationary density): a class is a ``match`` only if every group is consistent with
-it (chi-square p >= 0.01 per group), at least two groups *resolve* it (they have catalog values
-for it and are precise enough that a 20 % deviation would be a 2-sigma effect), and the
-runner-up is excluded; ``inconclusive`` when fewer than two groups resolve the best class or
-the data cannot separate it from the runner-up; ``no match`` when some group is inconsistent
-with every class. One matching exponent, or one group, is never enough.
+The verdict is the one rule of :func:`absorbphys.analysis.decide` (the same as
+:func:`absorbphys.analysis.classify` and ``absorbphys classify``): it combines the
+*independent* groups of measurements (decay, spreading, finite-size scaling, stationary
+density): a class is a ``match`` only if every group is consistent with it (chi-square
+p >= 0.01 per group), at least two groups *resolve* it (they have catalog values for it and
+are precise enough that a 20 % deviation would be a 2-sigma effect), and the runner-up is
+excluded; ``inconclusive`` when fewer than two groups resolve the best class or the data
+cannot separate it from the runner-up; ``no match`` when some group is inconsistent with
+every class. One matching exponent, or one group, is never enough.
 """
 
 from __future__ import annotations
@@ -32,13 +34,6 @@ import numpy as np
 from absorbphys._benchmark_config import MODES, Entry, default_config
 from absorbphys._params import UsageError, check_int
 
-#: The independent groups of measurements and the estimates that belong to each.
-GROUPS = {
-    "decay": ("delta",),
-    "spreading": ("delta_prime", "theta", "z_spreading"),
-    "fss": ("fss_a", "fss_b"),
-    "stationary": ("beta",),
-}
 #: A group is consistent with a class when its chi-square p-value is at least this.
 P_CONSISTENT = 0.01
 _MARKER = "results.json"
@@ -243,86 +238,18 @@ def _check_entry(e: Entry, backend=None):
 
 
 # ============================================================================ classification
-def class_deviations(estimates: dict, dim=None, size_kind=None) -> dict:
-    """Deviation (in combined standard errors) of every estimate from every catalogued class.
-
-    Parameters
-    ----------
-    estimates : dict of str to Estimate
-        Keys as in :data:`GROUPS`.
-    dim : int, optional
-        Spatial dimension (0: fully connected); selects the classes of that dimension plus
-        mean field (:func:`absorbphys.analysis.compare`).
-    size_kind : {"L", "N"}, optional
-        What the size of the finite-size-scaling exponents counts.
-
-    Returns
-    -------
-    dict
-        ``{class: {estimate key: deviation}}`` (NaN where the class has no value).
-    """
-    from absorbphys._benchmark_measure import _an
-
-    names = {k: _CATALOG_NAME.get(k, k) for k in estimates}
-    meas = {names[k]: v for k, v in estimates.items()
-            if names[k] in _CATALOG_NAME.values() and v.error > 0}
-    if not meas:
-        return {}
-    if ("a" not in meas and "b" not in meas):
-        size_kind = None
-    ds = _an("compare")(meas, dim=dim, size_kind=size_kind)
-    inv = {v: k for k, v in _CATALOG_NAME.items()}
-    out = {}
-    for cls in ds["class"].values:
-        sel = ds.sel({"class": cls})
-        out[str(cls)] = {inv[str(ex)]: float(sel["deviation"].sel(exponent=ex))
-                         for ex in ds["exponent"].values}
-        resolved = set()
-        for ex in ds["exponent"].values:
-            ev = float(sel["expected"].sel(exponent=ex))
-            ee = float(sel["expected_error"].sel(exponent=ex))
-            me = float(ds["measured_error"].sel(exponent=ex))
-            if np.isfinite(ev) and math.hypot(me, ee) <= RESOLUTION[0] * abs(ev) \
-                    + RESOLUTION[1]:
-                resolved.add(inv[str(ex)])
-        out[str(cls)]["_resolved"] = resolved
-    return out
-
-
-#: Classes that share their bulk exponents and differ only in finite-size scaling: when the
-#: data cannot separate the members, the family is still determined.
-FAMILIES = {"mean field": ("mean_field", "mean_field_multiplicative")}
-
-
-def family_of(classes) -> str:
-    """Return the family shared by all ``classes`` ("" if none or if they differ)."""
-    classes = [c for c in classes if c]
-    if not classes:
-        return ""
-    for fam, members in FAMILIES.items():
-        if all(c in members for c in classes):
-            return fam
-    return classes[0] if len(set(classes)) == 1 else ""
-
-
-#: A measurement *supports* a class only if it could have told it apart: its combined error
-#: (measured and catalogued) is at most ``RESOLUTION[0] * |value| + RESOLUTION[1]``, so that a
-#: 20 % deviation from the class value would be a 2-sigma effect.
-RESOLUTION = (0.10, 0.02)
-
-
 #: Benchmark estimate key -> exponent name of the catalog.
 _CATALOG_NAME = {"delta": "delta", "delta_prime": "delta_prime", "theta": "theta",
                  "z_spreading": "z", "fss_a": "a", "fss_b": "b", "beta": "beta"}
 
 
 def classify_groups(estimates: dict, dim: int | None = None, size_kind=None) -> dict:
-    """Compare every group of measurements with the catalog and combine them into a verdict.
+    """Decide a row's verdict with :func:`absorbphys.analysis.decide`.
 
     Parameters
     ----------
     estimates : dict of str to Estimate
-        Measured exponents of one process (keys as in :data:`GROUPS`).
+        Measured exponents of one process (benchmark keys, e.g. ``z_spreading``, ``fss_a``).
     dim : int, optional
         Spatial dimension of the process (0: fully connected), passed to the catalog.
     size_kind : {"L", "N"}, optional
@@ -331,98 +258,19 @@ def classify_groups(estimates: dict, dim: int | None = None, size_kind=None) -> 
     Returns
     -------
     dict
-        ``verdict`` ("match", "inconclusive" or "no match"), ``reason`` (one sentence with the
-        numbers), ``best``, ``runner_up``, ``score`` (chi-square per degree of freedom of the
-        best class over all groups), ``groups`` ({group: {class: p-value}}) and ``ranking``
-        (list of ``(class, chi2/dof, consistent with every group)``).
+        :func:`~absorbphys.analysis.decide`'s result, its ``groups`` and ``reason`` in the
+        benchmark's keys, without the comparison table.
     """
-    dev = class_deviations(estimates, dim=dim, size_kind=size_kind)
-    if not dev:
-        return {"verdict": "inconclusive", "reason": "no exponent could be measured",
-                "best": "", "runner_up": "", "score": float("nan"), "groups": {},
-                "ranking": []}
-    from scipy.stats import chi2 as _chi2
+    from absorbphys.analysis import decide
 
-    present = {g: [k for k in ks if k in estimates] for g, ks in GROUPS.items()}
-    present = {g: ks for g, ks in present.items() if ks}
-    ngroups = len(present)
-    table = []
-    pgroups: dict = {g: {} for g in present}
-    for cls, d in dev.items():
-        tot, dof, ok_all, n_groups = 0.0, 0, True, 0
-        resolved = d.get("_resolved", set())
-        for g, ks in present.items():
-            ks = [k for k in ks if k in d and np.isfinite(d[k])]
-            if not ks:
-                continue
-            c2 = float(sum(d[k] ** 2 for k in ks))
-            p = float(_chi2.sf(c2, len(ks)))
-            pgroups[g][cls] = p
-            tot += c2
-            dof += len(ks)
-            ok_all &= p >= P_CONSISTENT
-            if p >= P_CONSISTENT and any(k in resolved for k in ks):
-                n_groups += 1   # a consistent group that could have told the class apart
-        if dof == 0:
-            continue
-        table.append({"class": cls, "chi2_dof": tot / dof, "consistent": bool(ok_all),
-                      "groups": n_groups, "p": float(_chi2.sf(tot, dof))})
-    if not table:
-        return {"verdict": "inconclusive", "reason": "the catalog has no values for the "
-                "measured exponents", "best": "", "runner_up": "", "score": float("nan"),
-                "groups": pgroups, "ranking": []}
-    # Consistent classes with the widest coverage first, then by the total p-value.
-    table.sort(key=lambda r: (not r["consistent"], -min(r["groups"], 2), -r["p"],
-                              r["chi2_dof"]))
-    best = table[0]
-    runner = table[1] if len(table) > 1 else None
-    summary = "; ".join(
-        f"{g}: " + ", ".join(f"{k} = {estimates[k]}" for k in ks) for g, ks in present.items())
-    if not best["consistent"]:
-        bad = [g for g in present if pgroups[g].get(best["class"], 1.0) < P_CONSISTENT]
-        reason = (f"no catalogued class fits every measurement (closest: {best['class']}, "
-                  f"chi2/dof = {best['chi2_dof']:.3g}, inconsistent in {', '.join(bad)}); "
-                  f"{summary}")
-        verdict = "no match"
-    elif ngroups < 2:
-        reason = (f"only one independent group of measurements ({', '.join(present)}) is "
-                  f"consistent with {best['class']}; one matching group is not enough "
-                  f"({summary})")
-        verdict = "inconclusive"
-    elif best["groups"] < 2:
-        reason = (f"{best['class']} is consistent, but only {best['groups']} of the measured "
-                  "groups resolve it (the others lack catalog values or are too imprecise "
-                  f"to tell a 20% deviation); {summary}")
-        verdict = "inconclusive"
-    elif runner is not None and runner["consistent"]:
-        fam = family_of([best["class"], runner["class"]])
-        same = (f" (both are {fam} classes: same bulk exponents, different finite-size "
-                "scaling)") if fam and fam in FAMILIES else ""
-        reason = (f"{best['class']} and {runner['class']} are both consistent with every "
-                  f"measurement they predict (chi2/dof {best['chi2_dof']:.3g} vs "
-                  f"{runner['chi2_dof']:.3g}); the data cannot separate them{same}; "
-                  f"{summary}")
-        verdict = "inconclusive"
-    else:
-        reason = (f"{best['class']} is consistent with, and resolved by, {best['groups']} "
-                  "independent groups "
-                  f"(chi2/dof = {best['chi2_dof']:.3g}, p = {best['p']:.2g})"
-                  + (f"; runner-up {runner['class']} is excluded" if runner else
-                     "; no other catalogued class applies to this dimension")
-                  + f"; {summary}")
-        verdict = "match"
-    consistent = [r["class"] for r in table if r["consistent"]]
-    fam = family_of(consistent) if verdict != "no match" else ""
-    name_best = best["class"]
-    name_runner = runner["class"] if runner else ""
-    if best["consistent"] and best["groups"] == 0:
-        # nothing the data resolve: naming a "best" class would only reflect the catalog
-        reason = f"closest by chi2/dof: {best['class']}; " + reason
-        name_best, name_runner, fam = "", "", ""
-    return {"verdict": verdict, "reason": reason, "best": name_best,
-            "runner_up": name_runner, "family": fam,
-            "score": float(best["chi2_dof"]), "groups": pgroups,
-            "ranking": [(r["class"], float(r["chi2_dof"]), r["consistent"]) for r in table]}
+    inv = {v: k for k, v in _CATALOG_NAME.items()}
+    meas = {_CATALOG_NAME[k]: v for k, v in estimates.items() if k in _CATALOG_NAME}
+    d = decide(meas, dim=dim, size_kind=size_kind, alpha=P_CONSISTENT)
+    d.pop("table", None)
+    for k, v in inv.items():
+        if k != v:
+            d["reason"] = d["reason"].replace(f" {k} = ", f" {v} = ")
+    return d
 
 
 # ============================================================================ the job
@@ -597,14 +445,14 @@ def _run_entry(e: Entry, seed, backend, ckpt_root, log, workers, result):
 
 def _reference_values(classes, estimates, dim, size_kind) -> dict:
     """Catalog values of the measured quantities for some classes (for the report)."""
-    from absorbphys._benchmark_measure import _an
+    from absorbphys.analysis import class_exponents, fss_exponents
 
     out = {}
     for c in classes:
         try:
-            ex = dict(_an("class_exponents")(c))
+            ex = dict(class_exponents(c))
             if any(k in estimates for k in ("fss_a", "fss_b")):
-                ex.update(_an("fss_exponents")(c, size_kind, dim))
+                ex.update(fss_exponents(c, size_kind, dim))
         except Exception:  # noqa: BLE001 - the report shows '-' instead
             continue
         out[c] = {k: ex[name].to_dict() for k, name in _CATALOG_NAME.items()

@@ -17,19 +17,22 @@ Stages
     Error: jackknife, plus the shift when the fit starts later (upper third of the log time
     range) and, for a two-point bracket, ``step / sqrt(12)``.
 ``decay``
-    A longer run at the critical value: ``delta`` from a power-law fit; error = jackknife,
-    half the difference between the two halves of the fit window (drift of the local slope),
-    and the shift of ``delta`` across the critical value's error bar.
+    A longer run at the critical value: ``delta`` from a power-law fit; error = jackknife and
+    the drift of the local slope across the fit window (both from
+    :func:`absorbphys.analysis.fit_power_law`), and the shift of ``delta`` across the
+    critical value's error bar.
 ``spreading``
     Seed runs at ``x_c`` and ``x_c -+ error``: ``delta'``, ``theta``, ``z``; errors include the
-    window drift and the shift across the critical point.
+    window drift (:func:`absorbphys.analysis.spreading`) and the shift across the critical
+    point.
 ``fss_<n>``
     Runs at ``x_c`` (and ``x_c -+ error``) for several sizes; automatic data collapse
     ``rho = n^-a F(t / n^b)`` on ``t >= fss_t_min n^fss_t_power``; errors include the shifts
     across the critical point and without the smallest size.
 ``beta``
-    Stationary density above the critical value: ``rho_s ~ Delta^beta``; errors include the
-    critical point, leaving out the farthest point, and the lack of fit (``sqrt(chi2/dof)``).
+    Stationary density above the critical value: ``rho_s ~ Delta^beta`` with its correction
+    to scaling (:func:`absorbphys.analysis.fit_beta`); errors include the critical point, the
+    correction model and the lack of fit.
 """
 
 from __future__ import annotations
@@ -357,11 +360,9 @@ class EntryMeasurement:
         fit = _an("fit_power_law")
         res = fit(one)
         self.results["decay"] = res
-        lo, hi = float(res.attrs["t_min"]), float(res.attrs["t_max"])
-        mid = math.sqrt(lo * hi)
-        halves = [float(fit(one, t_min=a, t_max=b)["delta"]) for a, b in ((lo, mid), (mid, hi))]
-        parts = {"stat": float(res["delta_error"]),
-                 "window": 0.5 * abs(halves[1] - halves[0]),
+        # the fit's error holds the drift across its window (corrections to scaling)
+        tot, win = float(res["delta_error"]), float(res["delta_window_syst"])
+        parts = {"stat": math.sqrt(max(tot * tot - win * win, 0.0)), "window": win,
                  "critical_point": self._delta_systematic()}
         d = _est(res["delta"], _quad(parts))
         self.estimates["delta"] = d
@@ -397,19 +398,10 @@ class EntryMeasurement:
                     shifted.append(spreading(d.isel({self.control: 0}), t_min=lo, t_max=hi))
                 except ValueError as exc:
                     self.log(f"spreading at x_c{k.replace('_', ' ')} sigma: {_one_line(exc)}")
-        mid = math.sqrt(lo * hi)
-        halves = []
-        for a, b in ((lo, mid), (mid, hi)):
-            try:
-                halves.append(spreading(one, t_min=a, t_max=b))
-            except ValueError:
-                halves = []
-                break
         for k in ("delta_prime", "theta", "z"):
             if k in res and np.isfinite(float(res[k])):
-                parts = {"stat": float(res[f"{k}_error"])}
-                if halves:
-                    parts["window"] = 0.5 * abs(float(halves[1][k]) - float(halves[0][k]))
+                # the spreading fit's error holds the drift across its window
+                parts = {"stat_and_window": float(res[f"{k}_error"])}
                 shifts = [abs(float(r[k]) - float(res[k])) for r in shifted
                           if k in r and np.isfinite(float(r[k]))]
                 if shifts:
@@ -509,35 +501,9 @@ class EntryMeasurement:
               "stationary_tol": e.beta_stationary_tol}
         res = fit_beta(ds, xc, control=self.control, **kw)
         self.results["beta"] = res
-        parts = {"stat_and_critical_point": float(res["beta_error"])}
-        if len(xs) >= 4:  # corrections to scaling: leave out the farthest point
-            dmax = 0.5 * (xs[-1] + xs[-2]) - xc.value
-            try:
-                parts["range"] = abs(float(fit_beta(ds, xc, control=self.control,
-                                                    delta_max=dmax, **kw)["beta"])
-                                     - float(res["beta"]))
-            except ValueError:
-                pass
-            # ... and the drift of the effective exponent towards x_c: the three nearest
-            # points alone (beta_eff still moves with Delta when corrections are strong)
-            for dmax in (0.5 * (xs[2] + xs[3]) - xc.value,):
-                try:
-                    near = abs(float(fit_beta(ds, xc, control=self.control, delta_max=dmax,
-                                              **kw)["beta"]) - float(res["beta"]))
-                    parts["range"] = max(parts.get("range", 0.0), near)
-                except ValueError:
-                    pass
-        # Lack of fit: a straight line in log-log that misses the points by more than their
-        # errors (corrections to scaling) inflates the error by sqrt(chi2/dof) (PDG rule).
-        rs, re_ = res["rho_s"].values, res["rho_s_error"].values
-        dx = np.asarray(res[self.control].values, dtype=float) - xc.value
-        ok = np.isfinite(rs) & (rs > 0) & np.isfinite(re_) & (re_ > 0) & (dx > 0)
-        if ok.sum() >= 3:
-            resid = (np.log(rs[ok]) - np.log(float(res["amplitude"]))
-                     - float(res["beta"]) * np.log(dx[ok])) / (re_[ok] / rs[ok])
-            chi2_dof = float(np.sum(resid ** 2)) / (ok.sum() - 2)
-            if chi2_dof > 1:
-                parts["lack_of_fit"] = math.sqrt(chi2_dof - 1) * _quad(parts)
+        # fit_beta's error holds the statistics, the critical point's error, the lack of fit
+        # and the correction-to-scaling model (the spread over omega)
+        parts = {"fit": float(res["beta_error"])}
         self.estimates["beta"] = _est(res["beta"], _quad(parts))
         self.error_parts["beta"] = parts
         self.log(f"beta = {self.estimates['beta']}")

@@ -333,7 +333,7 @@ def _blocks(result, figs):
                   rows_))
         if r.get("ranking"):
             b.append(("table", ["class", "chi2/dof", "consistent with every group"],
-                      [[c, f"{s:.3g}", "yes" if ok else "no"] for c, s, ok in r["ranking"]]))
+                      [[c, f"{s:.3g}", "yes" if ok else "no"] for c, s, ok, *_ in r["ranking"]]))
         st = r.get("stage_times", {})
         b.append(("p", f"Time {r['time_s']:.1f} s (budget {r['budget_s']:.0f} s); stages: "
                        + ", ".join(f"{k} {v:.1f} s" for k, v in st.items())))

@@ -54,8 +54,11 @@ and verify flags); ``class_exponents(cls)``, ``fss_exponents(cls, size_kind, dim
     ``chi2``, ``ndof``, ``p_value``, ``rank``.
 ``analyze(ds)`` -> what one dataset measures (decay sweep, seed runs, size sweep, ...).
 ``classify(*datasets, estimates=None, alpha=0.01)`` -> :class:`Verdict` with ``status``
-    ``"match"`` / ``"inconclusive"`` / ``"no match"``, ``best``, ``runner_up``, ``score``,
-    ``candidates``, ``estimates``, ``measurements``, ``missing``, ``table``.
+    ``"match"`` / ``"inconclusive"`` / ``"no match"``, ``best``, ``runner_up``, ``reason``,
+    ``family``, ``groups``, ``score``, ``candidates``, ``estimates``, ``measurements``,
+    ``missing``, ``table``.
+``decide(estimates, dim=None, size_kind=None)`` -> the one verdict rule over independent
+    groups of measurements (``GROUPS``), used by ``classify``, the CLI and the benchmark.
 
 Plots (return ``(fig, axes)``, never call ``plt.show()``)
 ---------------------------------------------------------
@@ -81,11 +84,15 @@ from ._exponents import (
     width_cost,
 )
 from ._plot import plot_collapse, plot_compare, plot_decay, plot_phase_diagram
+from ._verdict import FAMILIES, GROUPS, RESOLUTION, decide, family_of
 
 _register_accessors()
 
 __all__ = [
     "EXPONENTS",
+    "FAMILIES",
+    "GROUPS",
+    "RESOLUTION",
     "Estimate",
     "Verdict",
     "analyze",
@@ -95,8 +102,10 @@ __all__ = [
     "collapse",
     "compare",
     "critical_point",
+    "decide",
     "effective_exponent",
     "estimates",
+    "family_of",
     "fit_beta",
     "fit_nu_par",
     "fit_power_law",

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from ._catalog import EXPONENTS, check_alpha, check_classes, check_dim, compare, dim_range
+from ._catalog import EXPONENTS, check_alpha, check_classes, check_dim, dim_range
 from ._collapse import N_BOOT_MAX, collapse
 from ._estimate import Estimate, estimates
 from ._exponents import critical_point, fit_beta, fit_nu_par, fit_power_law, kappa, spreading
+from ._verdict import decide, groups_of
 
 #: Exponents a full classification would use (for the "missing" list).
 _WANTED = ("delta", "delta_prime", "theta", "z", "a", "b", "beta", "nu_par")
@@ -213,21 +214,28 @@ def analyze(ds: xr.Dataset, *, n_boot=100, seed=0):
 
 @dataclass
 class Verdict:
-    """Outcome of :func:`classify`.
+    """Outcome of :func:`classify` (the rule of :func:`~absorbphys.analysis.decide`).
 
     Attributes
     ----------
     status : {"match", "inconclusive", "no match"}
-        ``"match"``: exactly one class is consistent with, and checked against, all (at
-        least two) measured exponents;
-        ``"inconclusive"``: several classes are consistent, or too few measurements;
-        ``"no match"``: every class is rejected.
+        ``"match"``: one class is consistent with every independent group of measurements
+        (decay, spreading, finite-size scaling, stationary density, relaxation), at least two
+        groups resolve it and the runner-up is rejected; ``"inconclusive"``: fewer than two
+        groups resolve the best class, or the data cannot separate it from the runner-up;
+        ``"no match"``: every class is rejected by some group.
     best, runner_up : str
-        Best and second-best class ids.
+        Best and second-best class ids ("" when no measurement resolves any class).
+    reason : str
+        One sentence with the numbers that decided.
+    family : str
+        The family shared by every consistent class (e.g. ``"mean field"``), or "".
     score : dict
-        ``chi2``, ``ndof`` and ``p_value`` of the best class.
+        ``chi2``, ``ndof`` and ``p_value`` of the best class over all groups.
     candidates : list of str
-        Classes not rejected (p-value >= ``alpha``).
+        Classes consistent with every group (p-value >= ``alpha`` in each).
+    groups : dict
+        ``{group: {class: p-value}}`` and the exponents of each group in ``group_members``.
     estimates : dict of str to Estimate
         Every measured quantity (exponents, critical values, metric factors).
     measurements : list of str
@@ -237,7 +245,8 @@ class Verdict:
     notes : list of str
         Caveats of the pipeline.
     table : xarray.Dataset
-        The ranked comparison (:func:`compare`).
+        The comparison (:func:`compare`) in the verdict's ranking, ``consistent`` meaning
+        every group and ``groups`` the number of resolving groups per class.
     """
 
     status: str
@@ -251,6 +260,10 @@ class Verdict:
     notes: list = field(default_factory=list)
     table: xr.Dataset | None = None
     alpha: float = 0.01
+    reason: str = ""
+    family: str = ""
+    groups: dict = field(default_factory=dict)
+    group_members: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-able summary: estimates as ``{"value", "error"}``, classes ranked."""
@@ -262,14 +275,18 @@ class Verdict:
                 classes.append({
                     "class": str(c), "name": str(row["name"].values),
                     "rank": int(row["rank"]), "chi2": float(row["chi2"]),
-                    "ndof": int(row["ndof"]),
+                    "ndof": int(row["ndof"]), "consistent": bool(row["consistent"]),
+                    "groups": int(row["groups"]) if "groups" in row else 0,
                     "p_value": None if not np.isfinite(row["p_value"]) else
                     float(row["p_value"]),
                     "deviation": {str(k): (None if not np.isfinite(v) else float(v))
                                   for k, v in zip(t["exponent"].values,
                                                   row["deviation"].values)}})
         return {"status": self.status, "best": self.best, "runner_up": self.runner_up,
+                "reason": self.reason, "family": self.family,
                 "score": self.score, "candidates": list(self.candidates),
+                "groups": {g: {"exponents": list(self.group_members.get(g, [])),
+                               "p_value": dict(p)} for g, p in self.groups.items()},
                 "estimates": {k: v.to_dict() for k, v in self.estimates.items()},
                 "measurements": list(self.measurements), "missing": list(self.missing),
                 "notes": list(self.notes), "alpha": self.alpha, "classes": classes}
@@ -278,6 +295,17 @@ class Verdict:
         """:meth:`to_dict` as a JSON string."""
         return json.dumps(self.to_dict(), **kw)
 
+    def group_lines(self) -> list:
+        """One line per group: its estimates and p-values for the best and runner-up."""
+        out = []
+        show = [c for c in (self.best, self.runner_up) if c]
+        for g, ps in self.groups.items():
+            ests = ", ".join(f"{k} = {self.estimates[k]}" for k in self.group_members.get(g, [])
+                             if k in self.estimates)
+            pv = ", ".join(f"p({c}) = {ps[c]:.2g}" for c in show if c in ps)
+            out.append(f"{g}: {ests}" + (f"  [{pv}]" if pv else ""))
+        return out
+
     def __str__(self):
         lines = [f"verdict: {self.status}"]
         if self.status == "match":
@@ -285,10 +313,16 @@ class Verdict:
                          f"{self.score['ndof']} exponents)")
         elif self.status == "inconclusive":
             lines.append(f"  candidates: {', '.join(self.candidates) or '-'}")
-        else:
+            if self.family:
+                lines.append(f"  family: {self.family}")
+        elif self.best:
             lines.append(f"  closest: {self.best} (p = {self.score['p_value']:.2g})")
-        lines.append("  estimates: " + ", ".join(f"{k} = {v}" for k, v in
-                                                 self.estimates.items()))
+        lines.append(f"  reason: {self.reason}")
+        lines += [f"  group {g}" for g in self.group_lines()]
+        other = [k for k in self.estimates if k not in EXPONENTS]
+        if other:
+            lines.append("  also measured: " + ", ".join(f"{k} = {self.estimates[k]}"
+                                                         for k in other))
         lines.append("  measured from: " + "; ".join(self.measurements))
         if self.missing:
             lines.append("  not measured: " + ", ".join(self.missing))
@@ -309,12 +343,15 @@ def classify(*datasets, estimates=None, classes=None, dim=None, alpha=0.01, n_bo
 
     Each dataset is measured by :func:`analyze` (a decay sweep, seed runs, a size sweep,
     ...); the exponents are merged (inverse-variance mean when two inputs measure the same
-    one) and ranked by :func:`compare`. A class is *rejected* when its p-value is below
-    ``alpha``. The verdict is ``"match"`` only when at least two exponents were measured and
-    exactly one non-rejected class has catalog values for all of them (classes the catalog
-    cannot check against every measurement are listed in the notes as not excluded); one
-    exponent alone is never a match. Several such classes: ``"inconclusive"`` with the
-    candidates; every class rejected: ``"no match"`` with the numbers.
+    one) and decided by the one verdict rule of the package (:func:`decide`, also used by
+    the benchmark and the command line): the measurements form independent groups (decay,
+    spreading, finite-size scaling, stationary density, relaxation); a class is rejected
+    when some group's p-value is below ``alpha``; ``"match"`` needs the best class
+    consistent with every group, resolved by at least two of them, and the runner-up
+    rejected. One exponent, or one group, is never a match; several consistent classes:
+    ``"inconclusive"`` with the candidates and the reason; every class rejected:
+    ``"no match"`` with the numbers. The result prints the same per-group report as the
+    benchmark.
 
     Parameters
     ----------
@@ -393,43 +430,20 @@ def classify(*datasets, estimates=None, classes=None, dim=None, alpha=0.01, n_bo
     exps = {k: v for k, v in est.items() if k in EXPONENTS}
     if not exps:
         raise ValueError("no exponent could be measured from the inputs")
-    table = compare(exps, classes=classes, dim=dim, size_kind=size_kind, alpha=alpha)
-    p = table["p_value"].values
-    ids = [str(c) for c in table["class"].values]
-    ndof = table["ndof"].values
-    cons = table["consistent"].values.astype(bool)
-    comp = table["complete"].values.astype(bool)
-    accepted = [ids[i] for i in range(len(ids)) if cons[i]]
-    confirmed = [ids[i] for i in range(len(ids)) if cons[i] and comp[i]]
-    n_exp = len(exps)
-    best = ids[0]
-    runner = ids[1] if len(ids) > 1 else ""
-    score = {"chi2": float(table["chi2"].values[0]), "ndof": int(ndof[0]),
-             "p_value": None if not np.isfinite(p[0]) else float(p[0])}
-    if not accepted:
-        status = "no match"
-        notes.append("every class is rejected at p < %g; closest: %s" % (alpha, best))
-    elif n_exp < 2:
-        status = "inconclusive"
+    d = decide(exps, dim=dim, size_kind=size_kind, classes=classes, alpha=alpha)
+    if d["table"] is None:
+        raise ValueError(f"classify: {d['reason']}")
+    table = d["table"]
+    if len(exps) < 2:
         notes.append(f"only one exponent measured ({', '.join(exps)}): not enough to "
                      "identify a class")
-    elif len(confirmed) > 1:
-        status = "inconclusive"
-        notes.append("error bars cannot separate " + ", ".join(confirmed))
-    elif not confirmed:
-        status = "inconclusive"
-        notes.append("no consistent class has catalog values for every measured exponent")
-    else:
-        status = "match"
-    for c in accepted:
-        if c not in confirmed:
-            j = ids.index(c)
-            lack = [str(e) for e, d in zip(table["exponent"].values,
-                                           table["deviation"].values[j]) if not np.isfinite(d)]
-            notes.append(f"{c} is consistent with {int(ndof[j])} of {n_exp} measured "
-                         f"exponents but not excluded: the catalog has no value for "
-                         f"{', '.join(lack)}")
+    i0 = list(map(str, table["class"].values)).index(d["best"]) if d["best"] else 0
+    p0 = float(table["p_value"].values[i0])
+    score = {"chi2": float(table["chi2"].values[i0]), "ndof": int(table["ndof"].values[i0]),
+             "p_value": p0 if np.isfinite(p0) else None}
+    members = groups_of(exps)
     missing = [k for k in _WANTED if k not in exps]
-    return Verdict(status=status, best=best, runner_up=runner, score=score,
-                   candidates=accepted, estimates=est, measurements=meas, missing=missing,
-                   notes=notes, table=table, alpha=alpha)
+    return Verdict(status=d["verdict"], best=d["best"], runner_up=d["runner_up"],
+                   score=score, candidates=d["candidates"], estimates=est, measurements=meas,
+                   missing=missing, notes=notes, table=table, alpha=alpha, reason=d["reason"],
+                   family=d["family"], groups=d["groups"], group_members=members)

@@ -265,6 +265,207 @@ def _mu(form, q, lnY, frac=0.5):
         return float(np.exp(lnA)), float(np.exp(xs))
 
 
+#: Automatic window (``form="size"``, ``t_min=None``): at most this many candidate cut-offs,
+#: on a geometric grid with a ratio of at least ``_SCAN_RATIO``.
+_SCAN_MAX = 8
+_SCAN_RATIO = 2.0
+#: A candidate window keeps at least this many times of every curve, and every curve spans
+#: at least a factor ``_SCAN_SPAN`` in time inside it.
+_SCAN_MIN_POINTS = 5
+_SCAN_SPAN = 4.0
+#: Bootstrap resamples per candidate window of the automatic scan.
+_SCAN_BOOT = 8
+#: A window's quality is acceptable up to this factor times ``max(1, best quality)`` (or up
+#: to three times the quality's noise ``sqrt(2 / points)`` above it, if more).
+_SCAN_QUALITY = 1.25
+#: Later windows must agree within this many combined standard errors.
+_SCAN_K = 3.0
+#: Quality above which the result carries a warning.
+_QUALITY_WARN = 3.0
+
+
+@dataclass
+class _Window:
+    """One fit window: its data on the log axes and the distinct minima of the quality."""
+
+    t_min: float
+    form: _Form
+    lnY: np.ndarray
+    dlnY: np.ndarray
+    sel: list
+    minima: list
+
+    @property
+    def q(self):
+        return self.minima[0].x
+
+    @property
+    def quality(self):
+        return float(self.minima[0].fun)
+
+    @property
+    def scale(self):
+        return math.sqrt(max(1.0, self.quality))
+
+    def error(self, qb):
+        """Return the standard deviation of the fits ``qb`` times ``sqrt(max(1, quality))``."""
+        ok = np.isfinite(qb[:, 0])
+        if ok.sum() < 2:
+            return np.full(self.q.size, np.nan)
+        return np.std(qb[ok], axis=0, ddof=1) * self.scale
+
+
+def _fit_window(curves, t_min, t_max, form, labels, xc, free_critical, min_overlap, x0,
+                n_starts, extra_starts=()):
+    """Fit one window from the coarse-scan starts (plus ``extra_starts``)."""
+    lnT, lnY, dlnY, sel = _prepare(curves, t_min, t_max)
+    fm = _Form(form, labels, lnT, xc, free_critical)
+    starts, f = _initial_grid(fm, lnY, dlnY, min_overlap, x0, int(n_starts))
+    starts = list(starts) + [np.asarray(s, dtype=np.float64) for s in extra_starts]
+    minima = _distinct_minima(_minimise(f, starts, every=True))
+    if not minima:
+        raise ValueError("collapse: the optimiser found no overlapping collapse")
+    return _Window(np.nan if t_min is None else float(t_min), fm, lnY, dlnY, sel, minima)
+
+
+def _draw_counts(curves, n_boot, rng):
+    """Bootstrap multiplicities of the batches of every curve, ``(n_boot, nb)`` each."""
+    out = []
+    for c in curves:
+        nb = c.values.shape[0]
+        out.append(rng.multinomial(nb, np.full(nb, 1.0 / nb), size=n_boot).astype(np.float64))
+    return out
+
+
+def _bootstrap(win, curves, counts, i0, i1, min_overlap, every_minimum=True):
+    """Refit the resamples ``i0:i1`` of ``counts`` in window ``win``.
+
+    Returns the fits and the metric factors (``every_minimum=False``: every refit starts from
+    the best minimum only).
+    """
+    fm, lnY = win.form, win.lnY
+    K, n = lnY.shape
+    nr = i1 - i0
+    lnYb = np.full((nr, K, n), np.nan)
+    for k, (c, m) in enumerate(zip(curves, win.sel)):
+        v = c.values[:, m]
+        yb = _core.bootstrap_means(v, c.weights, counts[k][i0:i1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lnYb[:, k, : v.shape[1]] = np.where(yb > 0, np.log(np.where(yb > 0, yb, 1.0)),
+                                                np.nan)
+    lnYb = np.where(np.isfinite(lnY)[None], lnYb, np.nan)
+    # every refit starts from each distinct local minimum and keeps the best, so that a rival
+    # minimum of similar quality (e.g. on the line a = delta b of the size form when the
+    # cutoff is weak) can show up in the errors instead of being hidden
+    starts = [m.x for m in win.minima] if every_minimum else [win.q]
+    qb = np.full((nr, win.q.size), np.nan)
+    mub = np.full((nr, 2), np.nan)
+    for i in range(nr):
+        r = _minimise(_objective(fm, lnYb[i], win.dlnY, min_overlap), starts, rel_step=0.02)
+        if r.fun < 1e300:
+            qb[i] = r.x
+            if fm.form == "size":
+                mub[i] = _mu(fm, r.x, lnYb[i])
+    return qb, mub
+
+
+def _scan_grid(curves, t_max):
+    """Return the candidate lower cut-offs of the automatic window.
+
+    A geometric grid from the curves' first positive time up to the largest cut-off that
+    leaves every curve ``_SCAN_MIN_POINTS`` times spanning a factor ``_SCAN_SPAN``.
+    """
+    lo, hi = np.inf, np.inf
+    for c in curves:
+        t = c.t[(c.t > 0) & np.any(np.isfinite(c.values), axis=0)]
+        if t_max is not None:
+            t = t[t <= t_max]
+        if t.size == 0:
+            continue
+        lo = min(lo, float(t[0]))
+        hi = min(hi, float(t[-1]) / _SCAN_SPAN,
+                 float(t[-_SCAN_MIN_POINTS]) if t.size >= _SCAN_MIN_POINTS else 0.0)
+    if not (np.isfinite(lo) and hi > lo * _SCAN_RATIO):
+        return [lo]
+    n = int(min(_SCAN_MAX, math.floor(math.log(hi / lo) / math.log(_SCAN_RATIO)) + 1))
+    ratio = max(_SCAN_RATIO, (hi / lo) ** (1.0 / max(n - 1, 1)))
+    return [lo * ratio ** j for j in range(n) if lo * ratio ** j <= hi * (1 + 1e-12)]
+
+
+def _choose_window(wins, curves, counts, min_overlap, n_scan):
+    """Pick the earliest acceptable window whose fit agrees with every later acceptable one.
+
+    Returns ``(index, later acceptable indices, scan errors by index, notes)``.
+    """
+    qual = np.array([w.quality for w in wins])
+    npts = np.array([np.isfinite(w.lnY).sum() for w in wins])
+    tol = np.maximum(_SCAN_QUALITY - 1.0, 3.0 * np.sqrt(2.0 / np.maximum(npts, 1)))
+    accept = qual <= (1.0 + tol) * max(1.0, float(np.min(qual)))
+    idx = [j for j in range(len(wins)) if accept[j]]
+    # statistical errors of the candidates from a few resamples, each refitted from the
+    # window's best minimum only (the chosen window is bootstrapped in full afterwards)
+    errs = {j: wins[j].error(_bootstrap(wins[j], curves, counts, 0, n_scan, min_overlap,
+                                        every_minimum=False)[0]) for j in idx}
+    notes = []
+    chosen = idx[-1]
+    for n_j, j in enumerate(idx):
+        later = idx[n_j + 1:]
+        ok = True
+        for jj in later:
+            d = np.abs(wins[j].q - wins[jj].q)
+            tol = _SCAN_K * np.sqrt(errs[j] ** 2 + errs[jj] ** 2)
+            if not np.all(np.isfinite(tol)) or np.any(d > tol):
+                ok = False
+                break
+        if ok:
+            chosen = j
+            break
+    later = [jj for jj in idx if jj > chosen]
+    if not later and len(wins) > 1:
+        notes.append(f"fit not stable under the t_min scan up to its last usable cut-off "
+                     f"t_min = {wins[chosen].t_min:.4g} (a, b drift with t_min beyond their "
+                     f"errors): corrections to scaling; consider larger sizes or longer runs")
+    return chosen, later, errs, notes
+
+
+def _window_error(win, later, errs, chosen):
+    """Return the window systematic of the chosen window's parameters.
+
+    The root-mean-square shift over the later stable windows, less the statistical part
+    expected between nested windows (``sigma_later^2 - sigma_chosen^2``).
+    """
+    if not later:
+        return np.zeros(win.q.size)
+    e0 = errs[chosen]
+    ex = []
+    for jj, w in later:
+        var = np.maximum(errs[jj] ** 2 - e0 ** 2, 0.0)
+        ex.append(np.maximum((w.q - win.q) ** 2 - np.where(np.isfinite(var), var, 0.0), 0.0))
+    return np.sqrt(np.mean(ex, axis=0))
+
+
+def _degenerate_note(win, min_overlap):
+    """Return one line if the size-form fit sits on the degenerate line ``a = delta_eff b``.
+
+    That is, the quality hardly changes when ``(a, b)`` are halved or doubled together (any
+    point of that line collapses a pure power-law decay); ``None`` otherwise.
+    """
+    q, s0 = win.q, win.quality
+    f = _objective(win.form, win.lnY, win.dlnY, min_overlap)
+    ray = min(f(0.5 * q), f(2.0 * q))
+    if not (ray <= 1.25 * s0):
+        return None
+    a, b = q
+    msg = (f"the fit sits on the degenerate line a = delta_eff b (a/b = {a / b:.3g}; halving or "
+           f"doubling both changes the quality by < 25%): the cutoff is not resolved and the "
+           f"collapse is the trivial one of the decay")
+    others = [m.x[1] for m in win.minima[1:]]
+    if others and b < 0.3 * min(others):
+        msg += (f"; b = {b:.3g} is far below the other local minima (b = "
+                f"{', '.join(f'{o:.3g}' for o in sorted(others))})")
+    return msg + "; use a larger t_min or longer runs"
+
+
 def collapse(data, var="rho", form="size", size_dim=None, control=None, critical=None,
              free_critical=True, t_min=None, t_max=None, x0=None, n_starts=3, n_boot=100,
              seed=0, min_overlap=0.3, dim="t", sample_dim="batch"):
@@ -292,6 +493,28 @@ def collapse(data, var="rho", form="size", size_dim=None, control=None, critical
     as for a reduced chi-square; attribute ``error_scale``).
     Curves may have different time grids (a list of Datasets/DataArrays, or NaN padding).
 
+    Scaling window (``form="size"``, ``t_min=None``): the first times of a run are often a
+    non-universal transient that every size shares, and a free collapse that includes them
+    can settle in the trivial basin on the line ``a = delta_eff b`` (small ``a`` and ``b``:
+    the curves are merely shifted onto their common early decay) with small error bars. So
+    the window is chosen from the data: the collapse is fitted at up to 8 lower cut-offs on
+    a geometric grid (ratio >= 2) from the curves' first positive time up to the largest
+    cut-off that leaves every curve 5 times spanning a factor 4; a window's quality is
+    acceptable within 25 % (or three times its noise ``sqrt(2 / points)``) of
+    ``max(1, best quality)``; the chosen ``t_min`` is the earliest acceptable cut-off whose
+    ``(a, b)`` agree with those of every later acceptable cut-off within three combined
+    standard errors (from 8 bootstrap resamples each). The root-mean-square shift of
+    ``(a, b)`` over those later cut-offs, less the statistical part expected between nested
+    windows, is a window systematic (``a_window_error``, ``b_window_error``) added in
+    quadrature to ``a_error``, ``b_error``. Only the chosen window is bootstrapped in full.
+    An explicit ``t_min`` (or ``t_min="all"``) is used as given, without a scan.
+
+    The attribute ``warning`` is one line (empty if all is well) when the quality exceeds 3
+    (the curves do not collapse within their errors: the errors are scaled, but the scaling
+    form or window is in doubt), when the fit sits on the degenerate line ``a = delta_eff
+    b`` (halving or doubling ``a`` and ``b`` together hardly changes the quality: the cutoff
+    is not resolved), or when ``(a, b)`` keep drifting up to the last usable cut-off.
+
     Parameters
     ----------
     data : xarray.Dataset, xarray.DataArray or list of them
@@ -309,8 +532,13 @@ def collapse(data, var="rho", form="size", size_dim=None, control=None, critical
         Critical value (required for ``form="control"``: start value, or fixed).
     free_critical : bool
         Fit ``x_c`` too (``form="control"``).
-    t_min, t_max : float, optional
-        Time window (default: all positive times).
+    t_min : float, None or "all"
+        Lower end of the time window. ``None`` (default): chosen from the data for
+        ``form="size"`` (see above; all positive times for ``form="control"``); ``"all"``:
+        all positive times, without a scan (the behaviour of ``None`` before the automatic
+        window).
+    t_max : float, optional
+        Upper end of the time window (default: the last time).
     x0 : array_like, optional
         Starting point(s) ``(a, b)`` or ``(x_c, delta, nu_par)``/``(delta, nu_par)``.
     n_starts : int
@@ -331,6 +559,11 @@ def collapse(data, var="rho", form="size", size_dim=None, control=None, critical
         time ``t / S^b`` where ``F(X) X^(a/b)`` has dropped to half its small-``X`` value,
         when the cutoff is reached) or ``delta``, ``nu_par`` (and ``{control}_c``) with
         ``*_error``; ``quality`` (about 1 for a collapse within errors) and the curve labels.
+        Attributes include ``t_min`` (the window used), ``t_min_auto`` (1 if chosen from
+        the data), ``warning`` and, after a scan, ``scan_t_min``, ``scan_quality``,
+        ``scan_a``, ``scan_b`` and ``scan_a_error``, ``scan_b_error`` (NaN for windows of
+        unacceptable quality, whose errors were not estimated); the size form with an
+        automatic window also has ``a_window_error`` and ``b_window_error``.
     """
     if form not in ("size", "control"):
         raise ValueError(f"form must be 'size' or 'control', got {form!r}")
@@ -353,70 +586,108 @@ def collapse(data, var="rho", form="size", size_dim=None, control=None, critical
             raise ValueError("critical: form='control' needs the critical value (e.g. from "
                              "critical_point)")
     curves = _gather(data, var, curve_dim, dim, sample_dim)
-    lnT, lnY, dlnY, sel = _prepare(curves, t_min, t_max)
     labels = [c.label for c in curves]
     xc = critical_value(critical, curve_dim).value if form == "control" else None
-    fm = _Form(form, labels, lnT, xc, free_critical)
-    starts, f = _initial_grid(fm, lnY, dlnY, min_overlap, x0, int(n_starts))
-    minima = _distinct_minima(_minimise(f, starts, every=True))
-    if not minima:
-        raise ValueError("collapse: the optimiser found no overlapping collapse")
-    best = minima[0]
-    q0 = best.x
-    # every bootstrap refit starts from each distinct local minimum and keeps the best, so
-    # that a rival minimum of similar quality (e.g. on the line a = delta b of the size form
-    # when the cutoff is weak) can show up in the errors instead of being hidden
-    boot_starts = [m.x for m in minima]
-    # bootstrap: resample the batches of every curve, refit from the best point
+    all_times = isinstance(t_min, str)
+    if all_times and t_min != "all":
+        raise ValueError(f"t_min must be a number, None (automatic) or 'all', got {t_min!r}")
+    auto = form == "size" and t_min is None
+    tm = None if (t_min is None or all_times) else float(t_min)
     rng = np.random.default_rng(seed)
-    K, n = lnY.shape
-    lnYb = np.full((n_boot, K, n), np.nan)
-    for k, (c, m) in enumerate(zip(curves, sel)):
-        v = c.values[:, m]
-        nb = v.shape[0]
-        counts = rng.multinomial(nb, np.full(nb, 1.0 / nb), size=n_boot).astype(np.float64)
-        yb = _core.bootstrap_means(v, c.weights, counts)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            lnYb[:, k, : v.shape[1]] = np.where(yb > 0, np.log(np.where(yb > 0, yb, 1.0)),
-                                                np.nan)
-    lnYb = np.where(np.isfinite(lnY)[None], lnYb, np.nan)
-    qb = np.full((n_boot, q0.size), np.nan)
-    mub = np.full((n_boot, 2), np.nan)
-    for i in range(n_boot):
-        r = _minimise(_objective(fm, lnYb[i], dlnY, min_overlap), boot_starts, rel_step=0.02)
-        if r.fun < 1e300:
-            qb[i] = r.x
-            if form == "size":
-                mub[i] = _mu(fm, r.x, lnYb[i])
+    fit = dict(form=form, labels=labels, xc=xc, free_critical=free_critical,
+               min_overlap=min_overlap, x0=x0, n_starts=n_starts)
+    notes = []
+    scan = None
+    if not auto:
+        win = _fit_window(curves, tm, t_max, **fit)
+        counts = _draw_counts(curves, n_boot, rng)
+        werr = np.zeros(win.q.size)
+    else:
+        # automatic window: fit (without bootstrap) at each candidate cut-off, each fit also
+        # started from the previous window's minima; bootstrap the windows of acceptable
+        # quality with the first resamples of the final bootstrap, then keep the earliest
+        # one that the later cut-offs confirm
+        wins, failed, seen = [], [], set()
+        for c in _scan_grid(curves, t_max):
+            key = tuple(int(np.sum(cv.t >= c)) for cv in curves)
+            if key in seen:  # the same times as the previous cut-off
+                continue
+            seen.add(key)
+            prev = [wins[-1].q] if wins else ()
+            try:
+                wins.append(_fit_window(curves, c, t_max, extra_starts=prev, **fit))
+            except ValueError as exc:  # e.g. no overlap left at a late cut-off
+                failed.append(exc)
+        if not wins:
+            raise failed[0]
+        # the scan's resamples come from their own stream, so that the choice does not
+        # depend on n_boot; the final bootstrap draws as with an explicit window
+        scan_counts = _draw_counts(curves, _SCAN_BOOT, np.random.default_rng([int(seed), 1]))
+        counts = _draw_counts(curves, n_boot, rng)
+        j, later, errs, notes = _choose_window(wins, curves, scan_counts, min_overlap,
+                                               _SCAN_BOOT)
+        win = wins[j]
+        werr = _window_error(win, [(jj, wins[jj]) for jj in later], errs, j)
+        scan = wins, errs
+        tm = win.t_min
+    q0, minima = win.q, win.minima
+    qb, mub = _bootstrap(win, curves, counts, 0, n_boot, min_overlap)
+    if scan is not None:
+        scan[1][j] = win.error(qb)
+    best_fun = win.quality
     # bootstrap errors are statistical only; a quality S > 1 (misfit beyond the errors)
-    # scales them by sqrt(S), like a reduced chi-square
-    scale = math.sqrt(max(1.0, float(best.fun)))
-    err = np.nanstd(qb, axis=0, ddof=1) * scale
-    names = list(fm.names)
+    # scales them by sqrt(S), like a reduced chi-square; the window systematic adds in
+    # quadrature
+    scale = win.scale
+    stat = np.nanstd(qb, axis=0, ddof=1) * scale
+    err = np.sqrt(stat ** 2 + werr ** 2)
+    names = list(win.form.names)
     if form == "control":
         names = [f"{curve_dim}_c" if nm == "x_c" else nm for nm in names]
     out = {}
-    for j, nm in enumerate(names):
-        out[nm] = ((), float(q0[j]))
-        out[f"{nm}_error"] = ((), float(err[j]))
+    for k, nm in enumerate(names):
+        out[nm] = ((), float(q0[k]))
+        out[f"{nm}_error"] = ((), float(err[k]))
+        if auto:
+            out[f"{nm}_window_error"] = ((), float(werr[k]))
+    fm = win.form
     if form == "size":
-        amp, mu = _mu(fm, q0, lnY)
+        amp, mu = _mu(fm, q0, win.lnY)
         if np.isfinite(amp):
             out["amplitude"] = ((), amp)
             out["amplitude_error"] = ((), float(np.nanstd(mub[:, 0], ddof=1)) * scale)
         if np.isfinite(mu) and np.isfinite(mub[:, 1]).sum() >= 2:
             out["mu"] = ((), mu)
             out["mu_error"] = ((), float(np.nanstd(mub[:, 1], ddof=1)) * scale)
-    out["quality"] = ((), float(best.fun))
-    return xr.Dataset(out, coords={"curve": ("curve", np.asarray(labels))},
-                      attrs={"form": form, "curve_dim": curve_dim, "var": str(var),
-                             "n_boot": n_boot, "seed": int(seed), "error_scale": scale,
-                             "critical": xc if xc is not None else np.nan,
-                             "free_critical": int(bool(free_critical)),
-                             "t_min": np.nan if t_min is None else float(t_min),
-                             "t_max": np.nan if t_max is None else float(t_max),
-                             "boot_failures": int(np.sum(~np.isfinite(qb[:, 0]))),
-                             "local_minima": len(minima)})
+    out["quality"] = ((), float(best_fun))
+    where = "all t > 0" if tm is None else f"t >= {tm:.4g}"
+    if best_fun > _QUALITY_WARN:
+        notes.insert(0, f"quality {best_fun:.3g} >> 1: the curves do not collapse within "
+                        f"their errors in {where}; errors scaled by sqrt(quality) = "
+                        f"{scale:.3g}; consider a larger t_min, more samples or another form")
+    if form == "size":
+        deg = _degenerate_note(win, min_overlap)
+        if deg:
+            notes.insert(0, deg)
+    attrs = {"form": form, "curve_dim": curve_dim, "var": str(var),
+             "n_boot": n_boot, "seed": int(seed), "error_scale": scale,
+             "critical": xc if xc is not None else np.nan,
+             "free_critical": int(bool(free_critical)),
+             "t_min": np.nan if tm is None else float(tm),
+             "t_min_auto": int(auto),
+             "t_max": np.nan if t_max is None else float(t_max),
+             "boot_failures": int(np.sum(~np.isfinite(qb[:, 0]))),
+             "local_minima": len(minima),
+             "warning": "; ".join(notes)}
+    if scan is not None:
+        wins, errs = scan
+        attrs["scan_t_min"] = np.array([w.t_min for w in wins])
+        attrs["scan_quality"] = np.array([w.quality for w in wins])
+        for k, nm in enumerate(names):
+            attrs[f"scan_{nm}"] = np.array([w.q[k] for w in wins])
+            attrs[f"scan_{nm}_error"] = np.array([errs[jj][k] if jj in errs else np.nan
+                                                  for jj in range(len(wins))])
+    return xr.Dataset(out, coords={"curve": ("curve", np.asarray(labels))}, attrs=attrs)
 
 
 def _check_result(result):

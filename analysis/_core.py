@@ -136,12 +136,33 @@ def polyfit_rows(x, y, w, deg):
         than ``deg + 1`` usable points.
     """
     x = np.asarray(x, dtype=np.float64)
+    return lstsq_rows(x[:, None] ** np.arange(deg + 1), y, w)
+
+
+def lstsq_rows(V, y, w):
+    """Weighted linear least squares of every row of ``y`` on the shared basis ``V``.
+
+    Parameters
+    ----------
+    V : numpy.ndarray
+        Basis functions at the abscissae, shape ``(m, k)``.
+    y : numpy.ndarray
+        Ordinates, shape ``(..., m)``; non-finite entries get weight 0.
+    w : numpy.ndarray
+        Weights broadcastable to ``y``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Coefficients, shape ``(..., k)``; NaN for rows with fewer than ``k`` usable points.
+    """
+    V = np.asarray(V, dtype=np.float64)
+    deg = V.shape[1] - 1
     y = np.asarray(y, dtype=np.float64)
     w = np.broadcast_to(np.asarray(w, dtype=np.float64), y.shape)
     ok = np.isfinite(y) & (w > 0)
     w = np.where(ok, w, 0.0)
     y0 = np.where(ok, y, 0.0)
-    V = x[:, None] ** np.arange(deg + 1)
     A = np.einsum("...m,mi,mj->...ij", w, V, V)
     b = np.einsum("...m,mi,...m->...i", w, V, y0)
     enough = ok.sum(axis=-1) >= deg + 1

@@ -161,6 +161,43 @@ def _fit_lines(lnt, lny):
     return coef[..., 1], coef[..., 0] - coef[..., 1] * mu
 
 
+def _window_drift(lnt, lny, transform=None):
+    """Systematic error of a log-log slope from its drift across the fit window.
+
+    The slope is refitted on the two halves of the (logarithmic) window; their difference
+    ``d`` is the drift of the effective exponent over the window (corrections to scaling, an
+    off-critical bend). For a correction ``t^-omega`` the full window's remaining bias is
+    ``d / (R^(omega/4) - R^(-omega/4))`` (``R`` = t_max / t_min), about ``d`` for
+    ``omega = 1/2`` over 1.5 decades and less for faster corrections, so ``d`` itself is the
+    systematic. Its own statistical noise (jackknife error of the difference) is subtracted
+    in quadrature, so that pure noise adds nothing: ``sqrt(max(0, d^2 - sigma_d^2))``.
+
+    Parameters
+    ----------
+    lnt : numpy.ndarray
+        ``ln t`` in the window, shape ``(n,)``.
+    lny : numpy.ndarray
+        Replicate rows of ``ln y`` (full estimate first), shape ``(R + 1, ..., n)``.
+    transform : callable, optional
+        Maps a slope array to the reported quantity (e.g. ``2 / s`` for ``z``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The systematic error, shape ``(...)`` (0 where a half has fewer than 3 points).
+    """
+    mid = 0.5 * (lnt[0] + lnt[-1])
+    lo, hi = lnt <= mid, lnt >= mid
+    if lo.sum() < 3 or hi.sum() < 3:
+        return np.zeros(lny.shape[1:-1])
+    f = transform or (lambda x: x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = f(_fit_lines(lnt[hi], lny[..., hi])[0]) - f(_fit_lines(lnt[lo], lny[..., lo])[0])
+    shift, noise = np.abs(d[0]), _core.jackknife_error(d)
+    out = np.sqrt(np.maximum(0.0, shift ** 2 - noise ** 2))
+    return np.where(np.isfinite(out), out, 0.0)
+
+
 def _corrected_fit(lnt, lny, p0, omega):
     """Fit ``ln y = lnA - delta ln t + ln(1 + a t^-omega)`` (omega free if None)."""
     from scipy.optimize import least_squares
@@ -201,7 +238,11 @@ def fit_power_law(obj, var="rho", t_min=None, t_max=None, correction=False, omeg
     .. math:: y(t) = A\, t^{-\delta} \left(1 + a\, t^{-\omega}\right)
 
     The fit is least squares on ``ln y`` against ``ln t`` with every decade weighted equally
-    (independent of the time grid); errors are jackknife errors over batches.
+    (independent of the time grid); errors are jackknife errors over batches. Without the
+    correction term the error also holds the drift of the exponent across the window (the
+    difference between the fits on the two halves of the logarithmic window, less its own
+    noise), reported alone as ``delta_window_syst``: one run at a critical point then
+    carries its corrections to scaling in its error bar.
 
     Parameters
     ----------
@@ -222,7 +263,8 @@ def fit_power_law(obj, var="rho", t_min=None, t_max=None, correction=False, omeg
     -------
     xarray.Dataset
         ``delta``, ``amplitude`` (and ``a``, ``omega`` with the correction) with ``*_error``
-        over the swept dims. A growing quantity gives a negative ``delta``. Where every
+        over the swept dims, and ``delta_window_syst`` (the window part of ``delta_error``,
+        without the correction term). A growing quantity gives a negative ``delta``. Where every
         batch gives the same fit (no spread, e.g. constant data) nothing is measured: NaN,
         explained in the ``not_measured`` attribute (an error if that holds everywhere).
     """
@@ -251,6 +293,10 @@ def fit_power_law(obj, var="rho", t_min=None, t_max=None, correction=False, omeg
             attrs["omega"] = om
     values = {k: v[0] for k, v in vals.items()}
     errors = {k: _core.jackknife_error(v) for k, v in vals.items()}
+    syst = None
+    if npar == 2:
+        syst = _window_drift(lnt, lny)
+        errors["delta"] = np.hypot(errors["delta"], syst)
     notes = []
     flat = _drop_unmeasured(values, errors, "delta", f"the slope of ln {c.name}", notes)
     if not np.any(np.isfinite(values["delta"])):
@@ -262,7 +308,11 @@ def fit_power_law(obj, var="rho", t_min=None, t_max=None, correction=False, omeg
                          f"in [{lo:g}, {hi:g}])")
     if notes:
         attrs["not_measured"] = "; ".join(notes)
-    return _result(values, errors, c, attrs)
+    out = _result(values, errors, c, attrs)
+    if syst is not None:
+        out["delta_window_syst"] = (c.extra_dims, np.where(np.isfinite(values["delta"]), syst,
+                                                           np.nan))
+    return out
 
 
 def critical_value(critical, control="x") -> Estimate:
@@ -550,8 +600,12 @@ def stationary_density(obj, var="rho", t_min=None, dim="t", sample_dim="batch"):
                    {"var": c.name, "t_min": lo})
 
 
-def _fit_loglog(x, reps, err, xc_shift_fn, what):
-    """Fit ``ln y = c0 + s ln x`` on replicate rows with inverse-variance weights."""
+def _fit_loglog(x, reps, err, what, omega=None):
+    """Fit ``ln y = c0 + s ln x (+ c x^omega)`` on replicate rows, inverse-variance weights.
+
+    Returns the slopes, the amplitudes ``exp(c0)`` and the chi-square of the full-data fit
+    (NaN without degrees of freedom).
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = err / reps[0]
     w = np.where(np.isfinite(rel) & (rel > 0), 1.0 / np.maximum(rel, 1e-12) ** 2, 0.0)
@@ -560,8 +614,16 @@ def _fit_loglog(x, reps, err, xc_shift_fn, what):
                          f"got {np.count_nonzero(w)}")
     lx = np.log(x)
     mu = lx.mean()
-    coef = _core.polyfit_rows(lx - mu, safe_log(reps), w, 1)
-    return coef[..., 1], np.exp(coef[..., 0] - coef[..., 1] * mu)
+    cols = [np.ones_like(lx), lx - mu]
+    if omega is not None:
+        xo = x ** omega
+        cols.append(xo / xo.max())
+    V = np.stack(cols, axis=-1)
+    lny = safe_log(reps)
+    coef = _core.lstsq_rows(V, lny, w)
+    dof = np.count_nonzero(w) - V.shape[1]
+    chi2 = float(np.nansum(w * (lny[0] - V @ coef[0]) ** 2)) if dof > 0 else np.nan
+    return coef[..., 1], np.exp(coef[..., 0] - coef[..., 1] * mu), chi2
 
 
 def _off_critical(x, reps, xc, side, delta_min, delta_max, what):
@@ -584,13 +646,26 @@ def _mean_or(v, default):
     return float(v.mean()) if v.size else default
 
 
-def fit_beta(obj, critical, control=None, var="rho", t_min=None, delta_min=None,
-             delta_max=None, stationary_tol=0.05, dim="t", sample_dim="batch"):
-    """Order-parameter exponent from the stationary density, ``rho_s = A Delta^beta``.
+#: Correction exponents spanned for the model systematic of :func:`fit_beta`.
+_OMEGAS = (0.5, 1.0, 1.5)
 
+
+def fit_beta(obj, critical, control=None, var="rho", t_min=None, delta_min=None,
+             delta_max=None, stationary_tol=0.05, correction=None, dim="t",
+             sample_dim="batch"):
+    r"""Order-parameter exponent from the stationary density, ``rho_s = A Delta^beta``.
+
+    .. math:: \rho_s = A\, \Delta^{\beta}\, e^{c \Delta^{\omega}}
+
+    At the distances a simulation can afford the effective exponent still drifts with
+    ``Delta`` (1+1 DP: 0.254 at ``Delta`` = 2-4 %, against 0.2765): with four or more
+    stationary points the fit includes the correction ``exp(c Delta^omega)`` (to first order
+    ``1 + c Delta^omega``) with ``omega = 1`` (analytic corrections), and the spread of
+    ``beta`` over ``omega`` in [0.5, 1.5] is a model systematic (``beta_model_syst``).
     The active side is the one with the larger stationary density. Errors: jackknife over
-    batches, plus the shift of ``beta`` when the critical value moves by its error (added in
-    quadrature).
+    batches, the shift of ``beta`` when the critical value moves by its error, scaled by
+    ``sqrt(chi2/dof)`` when the fit misses the points by more than their errors, and the
+    model systematic, in quadrature.
 
     Parameters
     ----------
@@ -611,13 +686,17 @@ def fit_beta(obj, critical, control=None, var="rho", t_min=None, delta_min=None,
         A curve counts as stationary when its slope ``s = d ln rho / d ln t`` in the window
         satisfies ``|s| + 2 sigma_s <= stationary_tol``; the others are left out (their
         ``rho_s`` is NaN in the output).
+    correction : bool, optional
+        Fit the correction to scaling (default: when at least 4 points are usable; with 3
+        the pure power law, whose drift the caller must bound).
     dim, sample_dim : str
         Time and batch dimensions.
 
     Returns
     -------
     xarray.Dataset
-        ``beta``, ``amplitude`` with errors; per control value ``rho_s`` with errors.
+        ``beta``, ``amplitude`` with errors, ``beta_model_syst``; per control value
+        ``rho_s`` with errors; attributes ``correction``, ``chi2`` and ``dof`` of the fit.
     """
     c, control, x, xc, delta_min = _off_critical_setup(obj, var, control, critical, delta_min,
                                                        dim, sample_dim)
@@ -638,21 +717,44 @@ def fit_beta(obj, critical, control=None, var="rho", t_min=None, delta_min=None,
     mb = _mean_or(reps[0][below], -np.inf)
     side = 1.0 if ma >= mb else -1.0
 
-    def run(xcv):
+    n_use = int(np.sum(_off_critical(x, reps, xc.value, side, delta_min, delta_max,
+                                     "beta")[1]))
+    if correction is None:
+        correction = n_use >= 4
+    if correction and n_use < 4:
+        raise ValueError(f"beta: the corrected fit needs at least 4 stationary control values "
+                         f"on the active side, got {n_use}; pass correction=False")
+    fits = {}
+
+    def run(xcv, omega=1.0 if correction else None):
         d, sel = _off_critical(x, reps, xcv, side, delta_min, delta_max, "beta")
         if sel.sum() < 3:
             raise ValueError(f"beta: need at least 3 control values on the active side with "
                              f"a stationary rho_s > 0, got {int(sel.sum())}")
-        return _fit_loglog(d[sel], reps[:, sel], err[sel], None, "beta")
+        s_, amp_, chi2 = _fit_loglog(d[sel], reps[:, sel], err[sel], "beta", omega)
+        fits.setdefault(xcv, (chi2, int(sel.sum()) - (3 if omega is not None else 2)))
+        return s_, amp_
 
     s, amp, beta_err = _fit_shifted(run, xc)
+    chi2, dof = fits[xc.value]
+    attrs = {"correction": int(bool(correction)), "chi2": chi2, "dof": dof}
+    if np.isfinite(chi2) and dof > 0 and chi2 / dof > 1:
+        # lack of fit beyond the errors of rho_s: scale like a reduced chi-square (PDG rule)
+        beta_err *= math.sqrt(chi2 / dof)
+    model = 0.0
+    if correction:
+        # the correction exponent is not known: the spread of beta over omega in [0.5, 1.5]
+        alt = [float(run(xc.value, om)[0][0]) for om in _OMEGAS]
+        model = 0.5 * (max(alt) - min(alt))
+        beta_err = math.hypot(beta_err, model)
     amp_err = float(_core.jackknife_error(amp))
     return xr.Dataset({"beta": ((), s[0]), "beta_error": ((), beta_err),
+                       "beta_model_syst": ((), model),
                        "amplitude": ((), amp[0]), "amplitude_error": ((), amp_err),
                        "rho_s": ((control,), reps[0]), "rho_s_error": ((control,), err)},
                       coords={control: (control, x)},
                       attrs={"var": c.name, "control": control, "critical": xc.value,
-                             "t_min": lo, "side": int(side)})
+                             "t_min": lo, "side": int(side), **attrs})
 
 
 def _check_decay(decay):
@@ -790,7 +892,7 @@ def fit_nu_par(obj, critical, control=None, var="rho", decay=0.01, delta_min=Non
         if sel.sum() < 3:
             raise ValueError(f"nu_par: need at least 3 relaxed control values, got "
                              f"{int(sel.sum())}")
-        return _fit_loglog(d[sel], tau[:, sel], err[sel], None, "nu_par")
+        return _fit_loglog(d[sel], tau[:, sel], err[sel], "nu_par")[:2]
 
     s, amp, nu_err = _fit_shifted(run, xc)
     return xr.Dataset({"nu_par": ((), -s[0]), "nu_par_error": ((), nu_err),
@@ -806,7 +908,8 @@ def spreading(obj, t_min=None, t_max=None, dim="t", sample_dim="batch"):
     """Spreading exponents of seed runs: ``P ~ t^-delta'``, ``N ~ t^theta``, ``R^2 ~ t^(2/z)``.
 
     ``P`` is ``survival``, ``N`` is ``n_active``, ``R^2`` is ``r2`` pooled over batches with
-    weights ``n_samples * n_active`` (the ratio of sums of the schema). Jackknife errors;
+    weights ``n_samples * n_active`` (the ratio of sums of the schema). Jackknife errors,
+    plus the drift of each exponent across the window (as in :func:`fit_power_law`);
     ``z`` is computed on every replicate.
 
     Parameters
@@ -840,7 +943,8 @@ def spreading(obj, t_min=None, t_max=None, dim="t", sample_dim="batch"):
         reps = _reps(c, m)
         require_positive(reps[0], v)
         s, _ = _fit_lines(np.log(c.t[m]), safe_log(reps))
-        one = {key: sign * s[0]}, {key: _core.jackknife_error(sign * s)}
+        drift = _window_drift(np.log(c.t[m]), safe_log(reps))
+        one = {key: sign * s[0]}, {key: np.hypot(_core.jackknife_error(sign * s), drift)}
         _drop_unmeasured(*one, key, f"the slope of ln {v}", notes)
         vals[key], errs[key] = one[0][key], one[1][key]
     if "r2" in obj:
@@ -852,7 +956,8 @@ def spreading(obj, t_min=None, t_max=None, dim="t", sample_dim="batch"):
         s, _ = _fit_lines(np.log(c.t[m]), safe_log(reps))
         with np.errstate(invalid="ignore", divide="ignore"):
             z = 2.0 / s
-        one = {"z": z[0]}, {"z": _core.jackknife_error(z)}
+        drift = _window_drift(np.log(c.t[m]), safe_log(reps), lambda x: 2.0 / x)
+        one = {"z": z[0]}, {"z": np.hypot(_core.jackknife_error(z), drift)}
         _drop_unmeasured(*one, "z", "the slope of ln r2", notes,
                          flat=_no_spread(s[0], _core.jackknife_error(s)))
         vals["z"], errs["z"] = one[0]["z"], one[1]["z"]
@@ -862,13 +967,35 @@ def spreading(obj, t_min=None, t_max=None, dim="t", sample_dim="batch"):
     return _result(vals, errs, cs, attrs)
 
 
-def kappa(obj, var="rho", t_min=None, t_max=None, delta=1.0, dim="t", sample_dim="batch"):
+def _kappa_rows(t, reps, delta, correction):
+    """``kappa`` per replicate row from ``z = rho^(-1/delta) / t`` over the times ``t``."""
+    wt = _core.log_weights(np.log(t))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(reps > 0, reps, np.nan) ** (-1.0 / delta) / t
+    if not correction:
+        # decay-weighted average of ln z
+        lz = np.log(z)
+        ok = np.isfinite(lz)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.exp(np.sum(np.where(ok, lz * wt, 0), -1) / np.sum(np.where(ok, wt, 0), -1))
+    V = np.stack([np.ones_like(t), np.log(t) / t, 1.0 / t], axis=-1)
+    return _core.lstsq_rows(V, z, wt / np.where(np.isfinite(z[0]), z[0], 1.0) ** 2)[..., 0]
+
+
+def kappa(obj, var="rho", t_min=None, t_max=None, delta=1.0, correction=True, dim="t",
+          sample_dim="batch"):
     r"""Metric factor ``kappa`` of the critical decay ``rho ~ 1 / (kappa t)^delta``.
 
-    .. math:: \rho(t) \simeq (\kappa t)^{-\delta}
+    .. math:: \frac{\rho(t)^{-1/\delta}}{t} = \kappa + \frac{A \ln t + B}{t}
 
-    With the default ``delta = 1`` (mean field) this is ``rho = 1 / (kappa t)``: ``kappa``
-    is the decay-weighted average of ``1 / (rho t)`` over the window, on ``ln`` scale.
+    With the default ``delta = 1`` (mean field) this is ``rho = 1 / (kappa t)``. A marginal
+    (mean-field) decay approaches its asymptote slowly: ``1 / (rho t)`` is still 5 % below
+    ``kappa`` at ``t = 100`` and 1.2 % at ``t = 1000`` (the MLP's infinite-width map), the
+    ``ln t / t`` and ``1 / t`` terms of the expansion of ``1/rho``. With ``correction`` (the
+    default) they are fitted; without, ``kappa`` is the decay-weighted average of
+    ``1 / (rho t)`` (biased low by those terms). Errors: jackknife over batches, plus the
+    shift of ``kappa`` when the window starts a third of its logarithmic range later, less
+    its own noise (``kappa_window_syst``).
 
     Parameters
     ----------
@@ -880,6 +1007,8 @@ def kappa(obj, var="rho", t_min=None, t_max=None, delta=1.0, dim="t", sample_dim
         Window (default: upper half of the logarithmic time range).
     delta : float
         Decay exponent held fixed (> 0).
+    correction : bool
+        Fit the ``(A ln t + B) / t`` corrections (needs 4 or more times in the window).
     dim, sample_dim : str
         Time and batch dimensions.
 
@@ -887,29 +1016,35 @@ def kappa(obj, var="rho", t_min=None, t_max=None, delta=1.0, dim="t", sample_dim
     -------
     xarray.Dataset
         ``kappa`` and ``kappa_error`` over the swept dims (NaN where every batch is the same,
-        see the ``not_measured`` attribute).
+        see the ``not_measured`` attribute), and ``kappa_window_syst``.
     """
     delta = float(delta)
     if not (delta > 0):
         raise ValueError(f"delta must be > 0, got {delta}")
     c = curves(obj, var, dim, sample_dim)
-    m, lo, hi = window_mask(c.t, t_min, t_max, min_points=2)
+    m, lo, hi = window_mask(c.t, t_min, t_max, min_points=4 if correction else 2)
     reps = _reps(c, m)
     require_positive(reps[0], c.name)
-    lnt = np.log(c.t[m])
-    wt = _core.log_weights(lnt)
-    z = safe_log(reps) / delta + lnt
-    ok = np.isfinite(z)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lnk = -np.sum(np.where(ok, z * wt, 0), -1) / np.sum(np.where(ok, wt, 0), -1)
-    k = np.exp(lnk)
-    values, errors, notes = {"kappa": k[0]}, {"kappa": _core.jackknife_error(k)}, []
-    _drop_unmeasured(values, errors, "kappa", c.name, notes)
-    attrs = {"var": c.name, "t_min": lo, "t_max": hi, "delta": delta}
+    t = c.t[m]
+    k = _kappa_rows(t, reps, delta, correction)
+    err = _core.jackknife_error(k)
+    late = np.log(t) >= np.log(t[0]) + (np.log(t[-1]) - np.log(t[0])) / 3.0
+    syst = np.zeros_like(err)
+    if late.sum() >= (4 if correction else 2):
+        d = _kappa_rows(t[late], reps[..., late], delta, correction) - k
+        syst = np.sqrt(np.maximum(0.0, d[0] ** 2 - _core.jackknife_error(d) ** 2))
+        syst = np.where(np.isfinite(syst), syst, 0.0)
+    values, errors, notes = {"kappa": k[0]}, {"kappa": np.hypot(err, syst)}, []
+    _drop_unmeasured(values, errors, "kappa", c.name, notes,
+                     flat=_no_spread(k[0], err))
+    attrs = {"var": c.name, "t_min": lo, "t_max": hi, "delta": delta,
+             "correction": int(bool(correction))}
     if notes:
         attrs["not_measured"] = "; ".join(notes)
-    return _result(values, errors, c, attrs)
-
+    out = _result(values, errors, c, attrs)
+    out["kappa_window_syst"] = (c.extra_dims, np.where(np.isfinite(values["kappa"]), syst,
+                                                       np.nan))
+    return out
 
 
 def width_cost(data, kappa, var="rho", size_dim=None, tail=0.05, dim="t", sample_dim="batch"):

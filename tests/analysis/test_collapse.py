@@ -85,6 +85,8 @@ def test_collapse_bad_input():
         collapse(zero, n_boot=5)
     with pytest.raises(ValueError, match="n_boot"):
         collapse(ds, n_boot=1)
+    with pytest.raises(ValueError, match="t_min must be"):
+        collapse(ds, t_min="auto", n_boot=5)
 
 
 def test_collapse_escapes_the_trivial_decay_basin():
@@ -107,3 +109,36 @@ def test_collapse_escapes_the_trivial_decay_basin():
     r = collapse(runs, form="size", size_dim="N", n_boot=10, seed=0)
     assert abs(float(r["a"]) - ref["a"].value) < 0.15
     assert abs(float(r["b"]) - ref["b"].value) < 0.15
+
+
+def test_collapse_window_escapes_the_early_transient():
+    # Width sweep of the tanh MLP at the infinite-width critical point (sigma_b = 0.3,
+    # sigma_w = 1.395584, depth 8N): the first layers are a non-universal transient shared
+    # by every width (rho from 1 to ~0.3). Over all times the free collapse settles in the
+    # trivial basin a ~ 0.06, b ~ 0.2 at quality ~ 8 with error bars that exclude the answer
+    # a = b = 1 (1/rho ~ kappa l up to l ~ N); the automatic window drops the transient.
+    from absorbphys.models.mlp import MLP
+
+    import absorbphys as ap
+
+    runs = [ap.simulate(MLP(width=n, sigma_w=1.395584, sigma_b=0.3, activation="tanh"),
+                        t_max=8 * n, samples=128, times="log", seed=1 + i, progress=False)
+            for i, n in enumerate((64, 128, 256, 512))]
+    r = collapse(runs, n_boot=10, seed=0)
+    for k in ("a", "b"):
+        assert float(r[k]) > 0.5  # not the trivial basin
+        assert within(r[k], r[f"{k}_error"], 1.0, 3)
+        assert 0 <= float(r[f"{k}_window_error"]) <= float(r[f"{k}_error"])
+    assert r.attrs["t_min_auto"] == 1 and r.attrs["t_min"] >= 8
+    assert float(r.quality) < 2 and r.attrs["warning"] == ""
+    scan = r.attrs["scan_t_min"]
+    assert scan[0] == 1 and r.attrs["t_min"] in scan and len(r.attrs["scan_a"]) == len(scan)
+    assert np.all(np.isfinite(r.attrs["scan_quality"]))
+    # the scaled curves use the chosen window
+    assert min(np.exp(x).min() * lab ** float(r.b)
+               for lab, x, _, _ in scaled_curves(runs, r)) >= r.attrs["t_min"] * 0.999
+    # all times (the old default): the trivial basin, but no longer silently
+    trap = collapse(runs, t_min="all", n_boot=5, seed=0)
+    assert float(trap.b) < 0.5 and float(trap.quality) > 3
+    assert trap.attrs["t_min_auto"] == 0 and "scan_t_min" not in trap.attrs
+    assert "degenerate" in trap.attrs["warning"] and "quality" in trap.attrs["warning"]

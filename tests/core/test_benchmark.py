@@ -187,7 +187,7 @@ def test_honesty_compact_dp_is_not_dp(tmp_path):
     dp, th = row["delta_prime"], row["theta"]
     assert abs(dp.value - 0.5) < 3 * dp.error + 0.05, dp
     assert abs(th.value) < 3 * th.error + 0.05, th
-    consistent = {c for c, _, ok in row["ranking_all"] if ok}
+    consistent = {c for c, _, ok, *_ in row["ranking_all"] if ok}
     assert "compact_dp" in consistent, row["ranking_all"]
     assert "dp_1d" not in consistent, row["ranking_all"]  # DP is rejected by the data
     assert row["best"] != "dp_1d"
