@@ -427,6 +427,7 @@ def _run_entry(e: Entry, seed, backend, ckpt_root, log, workers, result):
         row["kappa"] = Estimate(float(kap["kappa"]), float(kap["kappa_error"]))
     row["reference"] = _reference_values(
         [c for c in (cls["best"], cls["runner_up"]) if c], m.estimates, dim, size_kind)
+    row["calibration"] = calibration_line(e, result.mode, cls["verdict"], cls["best"])
     row.update(verdict=cls["verdict"], best=cls["best"], runner_up=cls["runner_up"],
                family=cls.get("family", ""),
                score=cls["score"], reason=cls["reason"],
@@ -441,6 +442,48 @@ def _run_entry(e: Entry, seed, backend, ckpt_root, log, workers, result):
     elog(f"{cls['verdict']}: best {cls['best'] or '-'}, runner-up {cls['runner_up'] or '-'} "
          f"({wall:.1f} s of {e.budget_s:g} s budget)")
     return row
+
+
+#: Verdict frequencies of the built-in configuration over master seeds, measured by
+#: ``benchmarks/calibrate.py --verdicts`` (machine, date and command inside the file).
+VERDICT_FREQUENCIES = Path(__file__).with_name("verdict_frequencies.json")
+
+
+def calibration_line(entry: Entry, mode: str, verdict: str, best: str) -> str:
+    """How often this verdict came out for this entry over master seeds in calibration.
+
+    Parameters
+    ----------
+    entry : Entry
+        The configuration entry (only a built-in entry, unchanged, has a calibration).
+    mode : str
+        Benchmark mode.
+    verdict, best : str
+        This run's verdict and best class.
+
+    Returns
+    -------
+    str
+        One sentence, or "" when no calibration of this entry is recorded.
+    """
+    try:
+        data = json.loads(VERDICT_FREQUENCIES.read_text())
+        builtin = {x.name: x for x in default_config(mode)}
+    except (OSError, ValueError):
+        return ""
+    rec = data.get(mode, {}).get("rows", {}).get(entry.name)
+    if not rec or builtin.get(entry.name) != entry \
+            or rec.get("config") != json.loads(json.dumps(entry.to_dict())):
+        return ""
+    counts, n = rec["counts"], rec["seeds"]
+    key = f"{verdict} {best}".strip()
+    k = counts.get(key, 0)
+    others = ", ".join(f"{c} ({v})" for c, v in sorted(counts.items(), key=lambda x: -x[1])
+                       if c != key)
+    meta = data[mode]
+    return (f"this verdict ({key}) came out in {k} of {n} master seeds in calibration"
+            + (f"; the others: {others}" if others else "")
+            + f" ({meta.get('machine', '?')}, {meta.get('date', '?')}).")
 
 
 def _reference_values(classes, estimates, dim, size_kind) -> dict:

@@ -440,11 +440,11 @@ def _quick() -> list[Entry]:
             name="dp1d", label="1+1 bond DP (Domany-Kinzel automaton, p1 = p, p2 = p(2-p))",
             model="dp", params={"kind": "bond", "dim": 1}, control="p", window=(0.60, 0.69),
             size=16384, t_max=8192, sweep_points=9, sweep_samples=16, refine=2,
-            decay_t_max=16384, decay_samples=16,
+            final_samples=64, decay_t_max=16384, decay_samples=16,
             spreading={"size": 4096, "t_max": 2048, "samples": 4000},
             fss_sizes=(32, 64, 128, 256), fss_t_factor=8.0, fss_t_power=1.58,
             fss_samples=200, beta_offsets=(0.006, 0.01, 0.015, 0.02, 0.03, 0.04),
-            beta_t_max=32768, beta_size=131072, beta_t_min=0.5, beta_samples=8,
+            beta_t_max=32768, beta_size=65536, beta_t_min=0.5, beta_samples=8,
             beta_stationary_tol=0.1, budget_s=40,
         ),
         Entry(

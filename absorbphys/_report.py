@@ -306,9 +306,13 @@ def _blocks(result, figs):
                    "class (chi-square p >= 0.01 per group), at least two groups that resolve "
                    "it (precise enough that a 20% deviation would be a 2-sigma effect), and "
                    "the runner-up excluded; otherwise 'inconclusive' or 'no match', with the "
-                   "numbers. Errors combine the statistical (jackknife) error with "
-                   "systematic ones measured from the data: the shift across the fit window, "
-                   "across the critical point's error bar, and without the smallest size."))
+                   "numbers (the rule of absorbphys.analysis.decide, the same as "
+                   "'absorbphys classify'). Errors combine the statistical (jackknife) error "
+                   "with systematic ones measured from the data: the drift across the fit "
+                   "window, the correction to scaling of beta, the choice of the collapse "
+                   "window, the shift across the critical point's error bar and without the "
+                   "smallest size. 'Calibration' lines give how often the verdict came out "
+                   "over independent master seeds (benchmarks/calibrate.py --verdicts)."))
     header, rows = _table_rows(result)
     b.append(("table", header, rows))
     for name, path in figs.items():
@@ -318,6 +322,9 @@ def _blocks(result, figs):
     for r in result.rows:
         b.append(("h2", f"{r['name']}: {r['label']}"))
         b.append(("p", f"**Verdict: {r['verdict']}.** {r.get('reason', '')}"))
+        freq = r.get("calibration")
+        if freq:
+            b.append(("p", f"Calibration: {freq}"))
         ref = r.get("reference") or {}
         cols = [c for c in (r.get("best"), r.get("runner_up")) if c]
         rows_ = []

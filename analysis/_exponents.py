@@ -646,6 +646,13 @@ def _mean_or(v, default):
     return float(v.mean()) if v.size else default
 
 
+def _pair_slope(x, reps, idx):
+    """Log-log slope between the first and last of the points ``idx`` (replicate rows)."""
+    i, j = idx[0], idx[-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (safe_log(reps[:, j]) - safe_log(reps[:, i])) / np.log(x[j] / x[i])
+
+
 #: Correction exponents spanned for the model systematic of :func:`fit_beta`.
 _OMEGAS = (0.5, 1.0, 1.5)
 
@@ -662,6 +669,9 @@ def fit_beta(obj, critical, control=None, var="rho", t_min=None, delta_min=None,
     stationary points the fit includes the correction ``exp(c Delta^omega)`` (to first order
     ``1 + c Delta^omega``) with ``omega = 1`` (analytic corrections), and the spread of
     ``beta`` over ``omega`` in [0.5, 1.5] is a model systematic (``beta_model_syst``).
+    With three points (or ``correction=False``) the pure power law is fitted and the model
+    systematic is the drift of the local exponent between the nearer and the farther
+    points, less its noise.
     The active side is the one with the larger stationary density. Errors: jackknife over
     batches, the shift of ``beta`` when the critical value moves by its error, scaled by
     ``sqrt(chi2/dof)`` when the fit misses the points by more than their errors, and the
@@ -687,8 +697,7 @@ def fit_beta(obj, critical, control=None, var="rho", t_min=None, delta_min=None,
         satisfies ``|s| + 2 sigma_s <= stationary_tol``; the others are left out (their
         ``rho_s`` is NaN in the output).
     correction : bool, optional
-        Fit the correction to scaling (default: when at least 4 points are usable; with 3
-        the pure power law, whose drift the caller must bound).
+        Fit the correction to scaling (default: when at least 4 points are usable).
     dim, sample_dim : str
         Time and batch dimensions.
 
@@ -746,7 +755,23 @@ def fit_beta(obj, critical, control=None, var="rho", t_min=None, delta_min=None,
         # the correction exponent is not known: the spread of beta over omega in [0.5, 1.5]
         alt = [float(run(xc.value, om)[0][0]) for om in _OMEGAS]
         model = 0.5 * (max(alt) - min(alt))
-        beta_err = math.hypot(beta_err, model)
+    else:
+        # a pure power law cannot show its own bias: the drift of the local exponent between
+        # the nearer and the farther points (less its noise) bounds it, as for a decay fit
+        d, sel = _off_critical(x, reps, xc.value, side, delta_min, delta_max, "beta")
+        order = np.flatnonzero(sel)[np.argsort(d[sel])]
+        half = (len(order) + 1) // 2
+        near, far = order[:half], order[len(order) - half:]
+        if len(near) >= 2 and len(far) >= 2 and not np.array_equal(near, far):
+            diff = (_fit_loglog(d[far], reps[:, far], err[far], "beta")[0]
+                    - _fit_loglog(d[near], reps[:, near], err[near], "beta")[0]
+                    if half >= 3 else
+                    _pair_slope(d, reps, far) - _pair_slope(d, reps, near))
+            model = float(np.sqrt(max(0.0, diff[0] ** 2
+                                      - float(_core.jackknife_error(diff)) ** 2)))
+            if not np.isfinite(model):
+                model = 0.0
+    beta_err = math.hypot(beta_err, model)
     amp_err = float(_core.jackknife_error(amp))
     return xr.Dataset({"beta": ((), s[0]), "beta_error": ((), beta_err),
                        "beta_model_syst": ((), model),

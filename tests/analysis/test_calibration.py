@@ -132,11 +132,15 @@ def test_fit_beta_correction_covers_dp_beta():
                             BETA_DP1)
     assert c2 >= 0.9 and abs(bias) <= 0.5, (c1, c2, bias)
     assert all(r.attrs["correction"] == 1 and float(r.beta_model_syst) > 0 for r in new)
-    # the pure power law at these distances: beta_eff ~ 0.267, too often outside its errors
-    c1, c2, bias = coverage([float(r.beta) for r in old], [float(r.beta_error) for r in old],
-                            BETA_DP1)
+    # the pure power law at these distances: beta_eff ~ 0.267, too often outside its
+    # statistical errors; the drift of the local exponent in its error restores the coverage
+    stat = [np.sqrt(float(r.beta_error) ** 2 - float(r.beta_model_syst) ** 2) for r in old]
+    c1, c2, bias = coverage([float(r.beta) for r in old], stat, BETA_DP1)
     assert c2 < 0.9 and bias < -1
     assert np.mean([float(r.beta) for r in old]) < BETA_DP1 - 0.005
+    c1, c2, bias = coverage([float(r.beta) for r in old], [float(r.beta_error) for r in old],
+                            BETA_DP1)
+    assert c2 >= 0.9, (c1, c2, bias)
 
 
 # --------------------------------------------------------------------------- kappa
