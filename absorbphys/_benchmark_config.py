@@ -439,7 +439,7 @@ def _quick() -> list[Entry]:
         Entry(
             name="dp1d", label="1+1 bond DP (Domany-Kinzel automaton, p1 = p, p2 = p(2-p))",
             model="dp", params={"kind": "bond", "dim": 1}, control="p", window=(0.60, 0.69),
-            size=16384, t_max=8192, sweep_points=9, sweep_samples=16, refine=2,
+            size=16384, t_max=8192, sweep_points=9, sweep_samples=16, refine=3,
             final_samples=64, decay_t_max=16384, decay_samples=16,
             spreading={"size": 4096, "t_max": 2048, "samples": 4000},
             fss_sizes=(32, 64, 128, 256), fss_t_factor=8.0, fss_t_power=1.58,
@@ -451,7 +451,7 @@ def _quick() -> list[Entry]:
             name="cp2d", label="2D contact process (square lattice)", model="contact",
             params={"dim": 2}, control="lam", window=(1.50, 1.80), size=128, t_max=1000.0,
             sweep_points=9, sweep_samples=6, refine=2, final_samples=32,
-            decay_t_max=2000.0, decay_samples=16,
+            decay_t_max=1000.0, decay_samples=32,
             spreading={"size": 256, "t_max": 1000.0, "samples": 16000},
             beta_offsets=(0.01, 0.015, 0.02, 0.03, 0.04), beta_t_max=1000.0, beta_samples=16,
             beta_t_min=0.25, beta_stationary_tol=0.15,
@@ -462,9 +462,9 @@ def _quick() -> list[Entry]:
         Entry(
             name="mfcp", label="Mean-field contact process (complete graph)", model="mfcp",
             params={}, control="lam", window=(0.90, 1.10), size=1_000_000, t_max=300.0,
-            sweep_points=7, sweep_samples=8, refine=1, coarse_t_frac=1 / 3, final_samples=8,
+            sweep_points=7, sweep_samples=8, refine=2, coarse_t_frac=1 / 3, final_samples=8,
             final_points=9,
-            coarse_size=100_000, decay_t_max=300.0, decay_samples=16,
+            coarse_size=100_000, decay_t_max=150.0, decay_samples=16,
             fss_sizes=(250, 500, 1000, 2000, 4000), fss_t_factor=4.0, fss_t_power=0.5,
             fss_t_min=0.3, fss_samples=200, budget_s=30,
             notes="no beta in quick mode: near lam_c the stationary density of the complete "

@@ -14,8 +14,10 @@ Stages
     interpolated across the sign change on coarse levels, a straight-line fit through the
     values around it on the last level when the curvature is linear there. If the curvature
     has no sign change in the window, the window moves in the direction the data point to.
-    Error: jackknife, plus the shift when the fit starts later (upper third of the log time
-    range) and, for a two-point bracket, ``step / sqrt(12)``.
+    Error: that of :func:`absorbphys.analysis.critical_point` (jackknife, fit-window shift
+    beyond its noise, bracket resolution, ambiguity), and ``step / sqrt(12)`` for a bracket
+    it did not already count; a finer level less precise than 1.5 times the previous one is
+    not kept.
 ``decay``
     A longer run at the critical value: ``delta`` from a power-law fit; error = jackknife and
     the drift of the local slope across the fit window (both from
@@ -298,26 +300,19 @@ class EntryMeasurement:
                 lo, hi = self._clip(xc.value - half, xc.value + half)
                 level += 1
                 continue
-            # Systematic (every level, so that a kept coarser estimate carries it too): the
-            # same estimate from the upper third of the log time range (corrections to
-            # scaling move the zero of the curvature).
-            t3 = _window_start(tp, e.fit_window * 2 / 3)
+            # critical_point's error already holds the fit-window systematic (the shift of the
+            # zero when only the later part of the window is fitted, less its noise), the
+            # bracket resolution and the ambiguity between weak sign changes
             parts = {"stat": xc.error}
             if len(sel) == 2 and not res.attrs.get("resolution_error"):
                 # bracket interpolation: the curvature need not be linear across the step
                 # (critical_point already counts it for a bracketing pair: not twice)
                 parts["interpolation"] = step / math.sqrt(12.0)
-            try:
-                r3 = cp(ds.isel({self.control: sel}), control=self.control,
-                        n_fit=len(sel), t_min=t3, var=var)
-                parts["window"] = abs(float(r3[key]) - xc.value)
-            except ValueError as exc:
-                self.log(f"no late-window check of the critical point: {_one_line(exc)}")
             xc = _est(xc.value, _quad(parts))
             self.error_parts["critical_point"] = parts
             self.results[f"sweep{level}"] = res
             self.log(f"critical point (level {level}): {self.control}_c = {xc}")
-            if last is not None and xc.error > 3.0 * last[0].error:
+            if last is not None and xc.error > 1.5 * last[0].error:
                 # The finer level could not resolve the crossing better (noise across a
                 # narrow window): keep the coarser, more precise estimate.
                 self.errors[f"sweep{level}"] = (f"{xc} is less precise than the previous "

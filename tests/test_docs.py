@@ -20,7 +20,8 @@ from absorbphys import analysis as an
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 # Not functions or classes: constants and the version string.
-NOT_DOCUMENTED = {"ENTRY_POINT_GROUP", "__version__", "EXPONENTS"}
+NOT_DOCUMENTED = {"ENTRY_POINT_GROUP", "__version__", "EXPONENTS", "GROUPS", "FAMILIES",
+                  "RESOLUTION"}
 
 
 def _autosummary_entries():
