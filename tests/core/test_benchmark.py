@@ -379,3 +379,23 @@ def test_cuda_backend_without_gpu_refused_up_front(tmp_path):
     with pytest.raises(ap.UsageError, match=r"backend 'cuda' needs an NVIDIA GPU"):
         benchmark(config=[Entry(**TINY_BAD_BASE)], out=tmp_path / "o", backend="cuda")
     assert not (tmp_path / "o").exists()
+
+
+def test_calibration_line_only_for_unchanged_builtin_rows(tmp_path, monkeypatch):
+    import absorbphys._benchmark as bm
+
+    e = {x.name: x for x in default_config("quick")}["dp1d"]
+    rec = {"quick": {"machine": "VM", "date": "2026-12-06", "rows": {"dp1d": {
+        "seeds": 10, "counts": {"match dp_1d": 9, "inconclusive dp_1d": 1},
+        "config": json.loads(json.dumps(e.to_dict()))}}}}
+    f = tmp_path / "freq.json"
+    f.write_text(json.dumps(rec))
+    monkeypatch.setattr(bm, "VERDICT_FREQUENCIES", f)
+    line = bm.calibration_line(e, "quick", "match", "dp_1d")
+    assert "came out in 9 of 10" in line and "inconclusive dp_1d (1)" in line
+    assert "0 of 10" in bm.calibration_line(e, "quick", "no match", "manna_1d")
+    # a changed configuration has no calibration: no stale claim
+    assert bm.calibration_line(e.replace(size=8192), "quick", "match", "dp_1d") == ""
+    assert bm.calibration_line(e, "full", "match", "dp_1d") == ""
+    monkeypatch.setattr(bm, "VERDICT_FREQUENCIES", tmp_path / "missing.json")
+    assert bm.calibration_line(e, "quick", "match", "dp_1d") == ""
