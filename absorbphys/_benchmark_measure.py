@@ -448,6 +448,8 @@ class EntryMeasurement:
         res = collapse(curves, form="size", size_dim=self.runner.size_param, n_boot=n_boot,
                        seed=0)
         self.results["fss"] = res
+        if res.attrs.get("warning"):
+            self.log(f"collapse: {res.attrs['warning']}")
         # Critical point: the shift of a, b when the runs sit at x_c -+ its error.
         shifted = []
         for k in ("_minus", "_plus"):

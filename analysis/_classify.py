@@ -181,6 +181,8 @@ def analyze(ds: xr.Dataset, *, n_boot=100, seed=0):
         est.update(estimates(r))
         est.pop("quality", None)
         notes.append(f"collapse quality {float(r['quality']):.3g} (about 1 = within errors)")
+        if r.attrs.get("warning"):
+            notes.append(f"collapse: {r.attrs['warning']}")
         if kind == "seed size sweep":
             for k in ("a", "b", "amplitude", "mu"):
                 est.pop(k, None)
