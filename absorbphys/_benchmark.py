@@ -263,13 +263,10 @@ def classify_groups(estimates: dict, dim: int | None = None, size_kind=None) -> 
     """
     from absorbphys.analysis import decide
 
-    inv = {v: k for k, v in _CATALOG_NAME.items()}
     meas = {_CATALOG_NAME[k]: v for k, v in estimates.items() if k in _CATALOG_NAME}
-    d = decide(meas, dim=dim, size_kind=size_kind, alpha=P_CONSISTENT)
+    d = decide(meas, dim=dim, size_kind=size_kind, alpha=P_CONSISTENT,
+               labels={v: k for k, v in _CATALOG_NAME.items()})
     d.pop("table", None)
-    for k, v in inv.items():
-        if k != v:
-            d["reason"] = d["reason"].replace(f" {k} = ", f" {v} = ")
     return d
 
 
@@ -455,7 +452,7 @@ def calibration_line(entry: Entry, mode: str, verdict: str, best: str) -> str:
     Parameters
     ----------
     entry : Entry
-        The configuration entry (only a built-in entry, unchanged, has a calibration).
+        The configuration entry (a calibration applies only to the recorded configuration).
     mode : str
         Benchmark mode.
     verdict, best : str
@@ -468,13 +465,11 @@ def calibration_line(entry: Entry, mode: str, verdict: str, best: str) -> str:
     """
     try:
         data = json.loads(VERDICT_FREQUENCIES.read_text())
-        builtin = {x.name: x for x in default_config(mode)}
     except (OSError, ValueError):
         return ""
     rec = data.get(mode, {}).get("rows", {}).get(entry.name)
-    if not rec or builtin.get(entry.name) != entry \
-            or rec.get("config") != json.loads(json.dumps(entry.to_dict())):
-        return ""
+    if not rec or rec.get("config") != json.loads(json.dumps(entry.to_dict())):
+        return ""  # no record, or one of another configuration
     counts, n = rec["counts"], rec["seeds"]
     key = f"{verdict} {best}".strip()
     k = counts.get(key, 0)

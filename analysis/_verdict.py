@@ -77,7 +77,8 @@ def groups_of(names) -> dict:
     return out
 
 
-def decide(estimates: dict, dim=None, size_kind=None, classes=None, alpha=0.01) -> dict:
+def decide(estimates: dict, dim=None, size_kind=None, classes=None, alpha=0.01,
+           labels=None) -> dict:
     """Compare every group of measurements with the catalog and combine them into a verdict.
 
     A class is *consistent* with a group when the group's chi-square p-value is at least
@@ -104,6 +105,8 @@ def decide(estimates: dict, dim=None, size_kind=None, classes=None, alpha=0.01) 
         Restrict the comparison to these class ids.
     alpha : float
         Rejection threshold on a group's p-value.
+    labels : dict of str to str, optional
+        Names to show for exponents in ``reason`` (e.g. ``{"z": "z_spreading"}``).
 
     Returns
     -------
@@ -162,7 +165,8 @@ def decide(estimates: dict, dim=None, size_kind=None, classes=None, alpha=0.01) 
                              r["chi2_dof"]))
     best = rows[0]
     runner = rows[1] if len(rows) > 1 else None
-    summary = "; ".join(f"{g}: " + ", ".join(f"{k} = {meas[k]}" for k in ks)
+    labels = labels or {}
+    summary = "; ".join(f"{g}: " + ", ".join(f"{labels.get(k, k)} = {meas[k]}" for k in ks)
                         for g, ks in present.items())
     if not best["consistent"]:
         bad = [g for g in present if pgroups[g].get(best["class"], 1.0) < alpha]
