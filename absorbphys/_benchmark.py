@@ -22,9 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from absorbphys._benchmark_config import MODES, Entry, default_config
-from absorbphys._params import UsageError, check_int
+from absorbphys._io import check_directory_space
+from absorbphys._params import UsageError, check_int, short
 
 #: A group is consistent with a class when its chi-square p-value is at least this.
 P_CONSISTENT = 0.01
@@ -110,18 +109,24 @@ def _jsonable_row(row):
 
 
 # ============================================================================ validation
-def _check_out(out) -> Path:
+#: Free space the outputs need, checked before the first simulation (the quick benchmark
+#: writes about 11 MB, checkpoints excluded; the full one keeps every sweep as a checkpoint).
+FREE_SPACE = {"quick": 200e6, "full": 2e9}
+
+
+def _check_out(out, mode) -> Path:
     p = Path(out)
-    if p.exists() and not p.is_dir():
-        raise UsageError(f"out: {str(p)!r} is a file; give a directory for the benchmark "
-                         "outputs")
+    if (p.exists() or p.is_symlink()) and not p.is_dir():
+        raise UsageError(f"out: {short(p)} is a file, not a directory; give a directory for "
+                         "the benchmark outputs")
     parent = p.absolute().parent
     if not parent.is_dir():
-        raise UsageError(f"out: directory {str(parent)!r} does not exist; create it first")
+        raise UsageError(f"out: directory {short(parent)} does not exist; create it first")
     if p.is_dir() and any(p.iterdir()) and not (p / _MARKER).is_file() \
             and not (p / ".checkpoints").is_dir():
-        raise UsageError(f"out: {str(p)!r} exists and is not a benchmark output directory; "
-                         "choose a new or empty directory")
+        raise UsageError(f"out: {short(p)} exists, is not empty and was not written by the "
+                         "benchmark; choose a new or empty directory")
+    check_directory_space(p, FREE_SPACE.get(mode, FREE_SPACE["full"]))
     return p
 
 
@@ -289,8 +294,12 @@ def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progres
         publication-grade sizes (hours), resumable through checkpoints kept in
         ``out/.checkpoints``.
     out : str or os.PathLike or None
-        Output directory (created; its parent must exist). An existing directory is
-        replaced only if it holds a previous benchmark. ``None``: write nothing.
+        Output directory (created; its parent must exist). An existing non-empty directory
+        is used only if it holds a previous benchmark: the files that run wrote are
+        replaced, anything else in it (your notes, analyses) is kept. Its file system must
+        have room for the outputs (:data:`FREE_SPACE`), checked before any work. If writing
+        fails at the end, the outputs go to a fresh folder in the system's temporary
+        directory, named in the error. ``None``: write nothing.
     processes : list of str, optional
         Subset of the configuration by name (default: all).
     seed : int
@@ -350,7 +359,7 @@ def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progres
         _check_entry(e, backend)
     if workers is not None:
         workers = check_int("workers", workers, low=1)
-    outp = _check_out(out) if out is not None else None
+    outp = _check_out(out, mode) if out is not None else None
     if resume is None:
         resume = mode == "full"
     if workers is None:
@@ -507,22 +516,3 @@ def _process_dim(runner, e):
         return int(runner.cls(**{**kw, **size, **ctrl}).dim)
     except Exception:
         return None
-
-
-def replace_dir(staging: Path, out: Path):
-    """Swap a finished staging directory into place (the old one, if any, is removed).
-
-    Checkpoints of the old directory (``.checkpoints``) move to the new one. Between the two
-    renames the output path briefly does not exist; it never holds a half-written report.
-    """
-    ck = out / ".checkpoints"
-    if ck.is_dir():
-        os.replace(ck, staging / ".checkpoints")
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.absolute().parent))
-        os.rmdir(old)
-        os.replace(out, old)
-    os.replace(staging, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
+
+from absorbphys._io import load, write_json
 
 _MAX_SEED = 2**63 - 1
 
@@ -122,7 +123,7 @@ class Runner:
                        batches=batches, params=params, resume=resume, progress=False,
                        workers=workers)
             if self.ckpt_dir is not None:
-                _write_json_atomic(self.ckpt_dir / f"{stage}.json", request)
+                write_json(self.ckpt_dir / f"{stage}.json", request, default=str)
         dt = time.perf_counter() - t0
         self.timings[stage] = self.timings.get(stage, 0.0) + dt
         self.datasets[stage] = ds
@@ -143,8 +144,6 @@ class Runner:
             return None
         if saved != json.loads(json.dumps(request)):
             return None
-        from absorbphys._io import load
-
         try:
             return load(nc)
         except ValueError:
@@ -160,9 +159,3 @@ def _describe_grid(grid):
         else:
             parts.append(f"{k}=[{min(v):.6g}..{max(v):.6g}]x{len(v)}")
     return " ".join(parts)
-
-
-def _write_json_atomic(path: Path, obj):
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
-    os.replace(tmp, path)

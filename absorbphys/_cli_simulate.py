@@ -68,11 +68,14 @@ def parse_init(text: str):
 def run(args) -> int:
     """Run the simulation, save it, print a summary."""
     import absorbphys as ap
+    from absorbphys._io import prepare_output
+    from absorbphys._params import Param
 
     proc = make_process(args.model, args.param)
     if args.out is not None:
-        ap._io.check_output_path(args.out)
-    t_max = float(args.t_max) if proc.continuous_time else args.t_max
+        prepare_output(args.out)
+    t_max = (Param("float", 0.0, low_open=True).check("--t-max", args.t_max)
+             if proc.continuous_time else args.t_max)
     ds = ap.simulate(proc, t_max=t_max, samples=args.samples, init=parse_init(args.init),
                      seed=args.seed, backend=args.backend, times=parse_times(args.times),
                      batches=args.batches, progress=False if args.quiet else None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,10 +13,30 @@ class UsageError(ValueError):
     """Bad user input. The CLI prints the message on one line and exits with status 2."""
 
 
+def short(text, limit: int = 120) -> str:
+    """Return ``repr(text)`` cut to ``limit`` characters (long user input is not echoed whole).
+
+    Parameters
+    ----------
+    text : object
+        Usually a user-supplied string or path (shown as its string).
+    limit : int
+        Longest representation shown.
+
+    Returns
+    -------
+    str
+    """
+    if isinstance(text, os.PathLike):
+        text = os.fspath(text)
+    r = repr(text)
+    return r if len(r) <= limit else f"{r[:limit - 4]}... ({len(r)} characters)"
+
+
 def _fmt(x):
     if isinstance(x, float) and math.isinf(x):
         return "inf" if x > 0 else "-inf"
-    return repr(x) if isinstance(x, str) else f"{x:g}" if isinstance(x, float) else str(x)
+    return short(x) if isinstance(x, str) else f"{x:g}" if isinstance(x, float) else str(x)
 
 
 _INT_MAX = 2**63 - 1
@@ -85,30 +106,30 @@ class Param:
                 if isinstance(value, str) and self.choices is not None \
                         and value not in self.choices:
                     raise ValueError(f"{name} must be {rng} or a Numba-compilable function, "
-                                     f"got {value!r}")
+                                     f"got {short(value)}")
                 return value
-            raise TypeError(f"{name} must be {rng} or a function, got {value!r}")
+            raise TypeError(f"{name} must be {rng} or a function, got {short(value)}")
         if self.kind == "bool":
             if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0",
                                                             "no"):
                 return value.lower() in ("true", "1", "yes")
             if isinstance(value, (bool, numbers.Integral)) and int(value) in (0, 1):
                 return bool(value)
-            raise TypeError(f"{name} must be true or false, got {value!r}")
+            raise TypeError(f"{name} must be true or false, got {short(value)}")
         if self.kind == "str":
             if not isinstance(value, str):
-                raise TypeError(f"{name} must be {rng}, got {value!r}")
+                raise TypeError(f"{name} must be {rng}, got {short(value)}")
             if self.choices is not None and value not in self.choices:
-                raise ValueError(f"{name} must be {rng}, got {value!r}")
+                raise ValueError(f"{name} must be {rng}, got {short(value)}")
             return value
         if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
-            raise TypeError(f"{name} must be {rng}, got {value!r}")
+            raise TypeError(f"{name} must be {rng}, got {short(value)}")
         if isinstance(value, str):
             try:
                 value = int(value) if self.kind == "int" and value.strip().lstrip("+-").isdigit() \
                     else float(value)
             except ValueError:
-                raise TypeError(f"{name} must be {rng}, got {value!r}") from None
+                raise TypeError(f"{name} must be {rng}, got {short(value)}") from None
         value = int(value) if isinstance(value, numbers.Integral) else float(value)
         if isinstance(value, float) and math.isnan(value):
             raise ValueError(f"{name} must be {rng}, got nan")

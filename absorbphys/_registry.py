@@ -9,7 +9,8 @@ from absorbphys._params import UsageError
 ENTRY_POINT_GROUP = "absorbphys.models"
 
 # Built-in models register themselves (``@register``) when ``absorbphys.models`` is imported;
-# that import happens lazily, on the first registry lookup.
+# that import happens lazily, on the first registry lookup. A plugin (entry point) is imported
+# only when its name is asked for, or when every model is listed.
 _REGISTRY: dict[str, type] = {}
 _loaded_entry_points = False
 
@@ -46,23 +47,33 @@ def register(cls=None, *, name=None):
     return deco(cls) if cls is not None else deco
 
 
+def _load_builtins():
+    import_module("absorbphys.models")
+
+
+def _load_entry_point(ep, strict: bool):
+    """Register the plugin class of entry point ``ep``; a broken plugin warns (or raises)."""
+    try:
+        cls = ep.load()
+        register(cls, name=ep.name)
+    except Exception as exc:  # a broken plugin must not break the framework
+        msg = (f"could not load model plugin {ep.name!r} ({ep.value}): "
+               f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        if strict:
+            raise UsageError(msg) from None
+        import warnings
+
+        warnings.warn(f"absorbphys: {msg}", RuntimeWarning, stacklevel=3)
+
+
 def _load_all():
     global _loaded_entry_points
-    import_module("absorbphys.models")
+    _load_builtins()
     if not _loaded_entry_points:
         _loaded_entry_points = True
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name in _REGISTRY:
-                continue
-            try:
-                cls = ep.load()
-            except Exception as exc:  # a broken plugin must not break the framework
-                import warnings
-
-                warnings.warn(f"absorbphys: could not load model plugin {ep.name!r} "
-                              f"({ep.value}): {exc}", RuntimeWarning, stacklevel=2)
-                continue
-            register(cls, name=ep.name)
+            if ep.name not in _REGISTRY:
+                _load_entry_point(ep, strict=False)
 
 
 def list_models() -> dict[str, type]:
@@ -93,8 +104,20 @@ def get_model(name: str) -> type:
     Raises
     ------
     UsageError
-        If no model has that name (the message lists the registered ones).
+        If no model has that name (the message lists the registered ones), or its plugin
+        fails to import.
+
+    Notes
+    -----
+    Only the plugin that provides ``name`` is imported (as xarray loads its backends):
+    asking for a built-in model runs no third-party code.
     """
+    if name not in _REGISTRY:
+        _load_builtins()
+    if name not in _REGISTRY and not _loaded_entry_points:
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP, name=name):
+            _load_entry_point(ep, strict=True)
+            break
     if name not in _REGISTRY:
         _load_all()
     if name not in _REGISTRY:

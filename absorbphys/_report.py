@@ -12,10 +12,14 @@ import html
 import json
 import math
 import platform
+import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from absorbphys._io import replace_dir, save, write_failure
+from absorbphys._params import UsageError
 
 #: Table columns: (row key, header).
 COLUMNS = [
@@ -484,7 +488,9 @@ def write_outputs(result, out: Path, log=None):
     result : BenchmarkResult
         What :func:`absorbphys.benchmark` measured.
     out : pathlib.Path
-        Output directory (replaced as a whole at the end).
+        Output directory. Everything is written into a staging folder beside it, which then
+        takes its place; files in the old ``out`` that its previous run did not list in
+        ``results.json`` are carried over, never deleted.
     log : callable, optional
         Progress lines.
 
@@ -492,14 +498,41 @@ def write_outputs(result, out: Path, log=None):
     -------
     list of str
         Files written, relative to ``out``.
+
+    Raises
+    ------
+    UsageError
+        If writing fails (e.g. a full disk); the outputs then go to a new folder in the
+        system's temporary directory, named in the message, when there is room there.
     """
+    log = log or (lambda m: None)
+    try:
+        return _write_outputs(result, out, log)
+    except (OSError, UsageError) as exc:
+        failure = exc if isinstance(exc, UsageError) else write_failure(out, exc)
+    # The measurements are in memory: put them where there is room, and say where.
+    fallback = Path(tempfile.mkdtemp(prefix="absorbphys-benchmark-"))
+    try:
+        _write_outputs(result, fallback / "out", log)
+    except (OSError, UsageError):
+        shutil.rmtree(fallback, ignore_errors=True)
+        raise failure from None
+    raise UsageError(f"{failure} - the outputs were written to {fallback / 'out'} instead")
+
+
+def _previous_files(out: Path) -> list:
+    try:
+        files = json.loads((out / "results.json").read_text()).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [f for f in files if isinstance(f, str)] + ["results.json"]
+
+
+def _write_outputs(result, out: Path, log):
     import xarray as xr
 
-    from absorbphys._benchmark import replace_dir
-    from absorbphys._io import save
-
-    log = log or (lambda m: None)
     parent = out.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=parent))
     try:
         files = []
@@ -559,12 +592,13 @@ def write_outputs(result, out: Path, log=None):
         summary["config"] = result.config
         (staging / "results.json").write_text(json.dumps(summary, indent=1, allow_nan=False,
                                                          default=str))
-        replace_dir(staging, out)
+        carried = replace_dir(staging, out, _previous_files(out), keep=(".checkpoints",))
     except BaseException:
-        import shutil
-
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if carried:
+        log(f"kept {len(carried)} file(s) in {out} that the benchmark did not write: "
+            + ", ".join(carried[:5]) + (" ..." if len(carried) > 5 else ""))
     log(f"wrote {out}/report.html, report.md, results.json, {len(figs)} figures, "
         f"{sum(f.endswith('.nc') for f in files)} netCDF files")
     return files

@@ -41,7 +41,7 @@ import numpy as np
 import xarray as xr
 
 from absorbphys._backends import BACKENDS, resolve_backend
-from absorbphys._io import check_output_path, save
+from absorbphys._io import atomic_write, notify, prepare_output, save, short, write_json
 from absorbphys._params import UsageError, check_int
 from absorbphys._process import AbsorbingProcess
 from absorbphys._progress import Progress
@@ -269,13 +269,14 @@ def _plan(model, grid, t_max, samples, init, seed, backend, out, client, times, 
 
     run_dir = None
     if out is not None:
-        out = check_output_path(out)
+        out = prepare_output(out)
         run_dir = out.with_name(out.name + PARTS_SUFFIX)
+        if (run_dir.exists() or run_dir.is_symlink()) and not run_dir.is_dir():
+            raise UsageError(f"out: {short(run_dir)} exists and is not a directory; the sweep "
+                             "keeps its checkpoints there: move that file away")
         if run_dir.exists() and not resume:
-            raise UsageError(f"out: run directory {str(run_dir)!r} exists (from an earlier "
+            raise UsageError(f"out: run directory {short(run_dir)} exists (from an earlier "
                              "run); pass resume=True (--resume) to continue it, or delete it")
-        if run_dir.exists() and not run_dir.is_dir():
-            raise UsageError(f"out: {str(run_dir)!r} exists and is not a directory")
         if run_dir.exists():
             _check_manifest(run_dir, config)
     elif resume:
@@ -296,35 +297,6 @@ def _plan(model, grid, t_max, samples, init, seed, backend, out, client, times, 
 
 
 # ============================================================================ files
-def _fsync_dir(path: Path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_json_atomic(path: Path, obj):
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=1, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _check_manifest(run_dir: Path, config: dict):
     path = run_dir / _MANIFEST
     if not path.exists():  # killed between mkdir and the manifest: nothing was finished
@@ -390,7 +362,6 @@ def _write_point(ds: xr.Dataset, path: Path, plan: _Plan, key: str):
     tagged.attrs.update(sweep_config=plan.config_hash, sweep_point=key,
                         sweep_checksum=_checksum(ds))
     save(tagged, path)
-    _fsync_dir(path.parent)
 
 
 class _DirLock:
@@ -571,15 +542,11 @@ class _Merger:
 
     def write(self, path: Path):
         """Write the merged Dataset to ``path`` atomically, streaming from the point files."""
-        import tempfile
-
-        import netCDF4
+        import netCDF4  # heavy, and only the merge needs it
 
         plan = self.plan
         dims = tuple(plan.names) + ("batch", "t")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_write(path) as tmp:
             self.dataset(data=False).to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
             with netCDF4.Dataset(tmp, "a") as nc:
                 out = {}
@@ -595,15 +562,6 @@ class _Merger:
                     for name in self.var_names:
                         if name in ds.data_vars:
                             out[name][idx] = ds[name].values
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(path.parent)
 
     def dataset(self, data=True) -> xr.Dataset:
         """Return the merged Dataset (``data=False``: coordinates and attributes only)."""
@@ -659,6 +617,7 @@ class _Merger:
                         dims.pop(ax)
                 coords[key] = (tuple(dims), arr)
         merged["swept"] = json.dumps(list(plan.names))
+        merged["sweep_config"] = plan.config_hash  # lets resume recognise a finished output
         return merged
 
 
@@ -708,8 +667,9 @@ def sweep(model, grid, t_max, samples=1, init="full", seed=0, backend=None, out=
     resume : bool
         Continue an interrupted sweep with the same arguments: finished points in the run
         directory are reused, partial or corrupt ones recomputed. A different configuration
-        is refused; with no run directory the sweep simply starts. Without ``resume`` an
-        existing run directory is an error (never overwritten).
+        is refused; with no run directory the sweep simply starts, unless ``out`` already
+        holds the finished result of the same configuration, which is returned as it is.
+        Without ``resume`` an existing run directory is an error (never overwritten).
     progress : bool, optional
         Progress bar on stderr (points done, ETA); default: the ``progress`` option.
     workers : int, optional
@@ -777,7 +737,27 @@ def _importable(cls) -> bool:
     return getattr(sys.modules.get("__main__"), "__file__", None) is not None
 
 
+def _finished_output(plan: _Plan):
+    """Return the existing output of the same configuration, opened lazily, or None."""
+    if not (plan.resume and plan.out is not None and plan.out.is_file()
+            and not plan.run_dir.exists()):
+        return None
+    try:
+        ds = xr.open_dataset(plan.out, engine="netcdf4")
+    except Exception:
+        return None
+    if ds.attrs.get("sweep_config") != plan.config_hash:
+        ds.close()
+        return None
+    notify(f"{short(plan.out)} is already complete with the same configuration; nothing "
+           "to resume")
+    return ds
+
+
 def _execute(plan: _Plan, client=None) -> xr.Dataset:
+    done = _finished_output(plan)
+    if done is not None:
+        return done
     merger = _Merger(plan, keep_data=plan.out is None)
     n = len(plan.processes)
     todo = list(range(n))
@@ -787,7 +767,7 @@ def _execute(plan: _Plan, client=None) -> xr.Dataset:
         lock = _DirLock(plan.run_dir).__enter__()
     try:
         if plan.run_dir is not None:
-            _write_json_atomic(plan.run_dir / _MANIFEST, plan.config)
+            write_json(plan.run_dir / _MANIFEST, plan.config, sort_keys=True)
             # temporary files of a killed run (points, manifest, the merged output)
             stale = list(plan.run_dir.glob(".*.part"))
             if plan.resume:

@@ -49,8 +49,45 @@ def parse_assignment(text: str, what="--param"):
     return name.strip(), value.strip()
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    from absorbphys._io import AbsorbphysWarning
+
+    text = str(message).splitlines()[0] if str(message) else ""
+    if text.startswith("absorbphys: "):
+        text = text[len("absorbphys: "):]
+    kind = "" if issubclass(category, AbsorbphysWarning) else f"{category.__name__}: "
+    print(f"absorbphys: {kind}{text}", file=sys.stderr)
+
+
+def _one_line(exc: BaseException) -> str:
+    """Return the first line of an error message, long quoted inputs cut short."""
+    import re
+
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return re.sub(r"'[^']{100,}'", lambda m: f"{m.group(0)[:60]}...' "
+                  f"({len(m.group(0)) - 2} characters)", msg)
+
+
+def _interrupted_hint(args) -> str:
+    """Return what to do after Ctrl-C (commands with checkpoints say how to continue)."""
+    if args.command == "sweep" and getattr(args, "out", None):
+        return (f"; the finished points are kept in {args.out}.parts/: run the same command "
+                "with --resume to continue")
+    if args.command == "benchmark":
+        return "; run the same command again to continue from its checkpoints"
+    return ""
+
+
 def main(argv=None) -> int:
-    """Entry point of the ``absorbphys`` command."""
+    """Entry point of the ``absorbphys`` command.
+
+    Bad input, files that cannot be written and interrupts end with one line on stderr and
+    exit status 2 (130 for Ctrl-C); anything else is a bug, reported on one line with exit
+    status 1 (``ABSORBPHYS_TRACEBACK=1`` shows the traceback).
+    """
+    import os
+    import warnings
+
     from absorbphys._params import UsageError
 
     parser = build_parser()
@@ -61,30 +98,42 @@ def main(argv=None) -> int:
     from absorbphys import _simulate
 
     _simulate.EXIT_ON_INTERRUPT = True  # Ctrl-C during a kernel: exit at once (status 130)
-    try:
-        return int(args.func(args) or 0)
-    except (UsageError, ValueError, TypeError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"absorbphys {args.command}: error: {msg}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # e.g. piped into `head`: stop quietly
-        import os
+    where = f"absorbphys {args.command}: error:"
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        try:
+            return int(args.func(args) or 0)
+        except (UsageError, ValueError, TypeError) as exc:
+            print(f"{where} {_one_line(exc)}", file=sys.stderr)
+            return 2
+        except BrokenPipeError:  # e.g. piped into `head`: stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
+        except KeyboardInterrupt:
+            print(f"absorbphys: interrupted{_interrupted_hint(args)}", file=sys.stderr)
+            return 130
+        except OSError as exc:  # after BrokenPipeError, a subclass; e.g. an unwritable folder
+            from absorbphys._io import short
 
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
-    except KeyboardInterrupt:
-        print("absorbphys: interrupted", file=sys.stderr)
-        return 130
-    except OSError as exc:  # after BrokenPipeError, a subclass; e.g. an unwritable folder
-        where = f" {exc.filename!r}" if getattr(exc, "filename", None) else ""
-        print(f"absorbphys {args.command}: error: {exc.strerror or exc}{where}",
-              file=sys.stderr)
-        return 2
-    except MemoryError:
-        print(f"absorbphys {args.command}: error: out of memory; use smaller sizes or "
-              "fewer samples per batch", file=sys.stderr)
-        return 2
+            name = f" {short(exc.filename)}" if getattr(exc, "filename", None) else ""
+            print(f"{where} {exc.strerror or exc}{name}", file=sys.stderr)
+            return 2
+        except MemoryError:
+            print(f"{where} out of memory; use smaller sizes or fewer samples per batch",
+                  file=sys.stderr)
+            return 2
+        except RecursionError:
+            print(f"{where} input nested too deeply", file=sys.stderr)
+            return 2
+        except Exception as exc:
+            if os.environ.get("ABSORBPHYS_TRACEBACK", "").strip() not in ("", "0"):
+                raise
+            print(f"absorbphys {args.command}: internal error: {type(exc).__name__}: "
+                  f"{_one_line(exc)} "
+                  "(a bug: please report it with the command; ABSORBPHYS_TRACEBACK=1 shows "
+                  "the traceback)", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":  # pragma: no cover
