@@ -1,13 +1,19 @@
-"""A dependency-free progress bar on stderr (points or batches done, rate, ETA)."""
+"""Progress bars: tqdm (``tqdm.auto``: a widget in Jupyter, text in a terminal).
+
+Every piece of work that can take more than a few seconds (simulation batches, sweep points,
+benchmark stages, training runs, bootstrap refits) reports through :class:`Progress`, with its
+unit. Whether bars are drawn is the ``progress`` option (:func:`absorbphys.set_options`,
+``ABSORBPHYS_PROGRESS``): by default in a terminal and in Jupyter, never when stderr is piped
+or under ``--quiet``.
+"""
 
 from __future__ import annotations
 
 import sys
-import time
 
 
 class Progress:
-    """Context manager drawing ``desc [#####.....] done/total  ETA 0:12`` on stderr.
+    """Context manager around a :class:`tqdm.auto.tqdm` bar (or nothing, when disabled).
 
     Parameters
     ----------
@@ -16,53 +22,42 @@ class Progress:
     desc : str
         Label.
     enabled : bool, optional
-        Draw at all (default: the ``progress`` option; off when stderr is not a terminal).
+        Draw at all (default: the ``progress`` option, see :func:`absorbphys.set_options`).
+    unit : str
+        Name of one unit of work (``"batch"``, ``"point"``, ``"refit"`` ...): tqdm shows the
+        rate in units per second.
     stream : file, optional
-        Where to draw (default ``sys.stderr``).
+        Where to draw in a terminal (default ``sys.stderr``).
     """
 
-    def __init__(self, total, desc="", enabled=None, stream=None):
+    def __init__(self, total, desc="", enabled=None, unit="it", stream=None):
         from absorbphys.config import show_progress
 
         self.total = max(int(total), 1)
         self.desc = desc
+        self.unit = unit
         self.enabled = show_progress() if enabled is None else bool(enabled)
-        self.stream = stream or sys.stderr
+        self.stream = stream
         self.done = 0
-        self._t0 = time.monotonic()
-        self._last = 0.0
+        self._bar = None
 
     def __enter__(self):
-        self._t0 = time.monotonic()
-        self._draw(force=True)
+        if self.enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=self.total, desc=self.desc, unit=self.unit,
+                             file=self.stream or sys.stderr, leave=True, dynamic_ncols=True,
+                             mininterval=0.2)
         return self
 
     def update(self, n=1):
         """Record ``n`` more units done."""
         self.done += n
-        self._draw()
-
-    def _draw(self, force=False, final=False):
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not force and not final and now - self._last < 0.2:
-            return
-        self._last = now
-        frac = min(self.done / self.total, 1.0)
-        width = 30
-        bar = "#" * int(frac * width) + "." * (width - int(frac * width))
-        el = now - self._t0
-        if self.done and not final:
-            eta = el * (self.total - self.done) / self.done
-            tail = f"ETA {int(eta // 60)}:{int(eta % 60):02d}"
-        else:
-            tail = f"{int(el // 60)}:{int(el % 60):02d}"
-        self.stream.write(f"\r{self.desc} [{bar}] {self.done}/{self.total}  {tail}")
-        if final:
-            self.stream.write("\n")
-        self.stream.flush()
+        if self._bar is not None:
+            self._bar.update(n)
 
     def __exit__(self, *exc):
-        self._draw(final=True)
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
         return False

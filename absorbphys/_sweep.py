@@ -786,7 +786,8 @@ def _execute(plan: _Plan, client=None) -> xr.Dataset:
         n_resumed = n - len(todo)
         desc = f"sweep {plan.cls.name}" + (f" ({n_resumed} resumed)" if n_resumed else "")
 
-        with Progress(total=max(len(todo), 1), desc=desc, enabled=plan.progress) as bar:
+        with Progress(total=max(len(todo), 1), desc=desc, enabled=plan.progress,
+                      unit="point") as bar:
             def handle(i, ds):
                 if plan.run_dir is not None:
                     _write_point(ds, _point_path(plan.run_dir, plan.keys[i]), plan,

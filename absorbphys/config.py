@@ -3,8 +3,8 @@
 Options
 -------
 progress : bool
-    Show progress bars on stderr (``ABSORBPHYS_PROGRESS``, default: only when stderr is a
-    terminal).
+    Show progress bars (``ABSORBPHYS_PROGRESS``; default: when stderr is a terminal or the code
+    runs in a Jupyter kernel, never when stderr is piped).
 threading_layer : str
     Numba threading layer (``ABSORBPHYS_THREADING_LAYER``, default ``"workqueue"``). Numba's
     default OpenMP layer busy-waits between the time steps of a kernel, which makes two
@@ -16,7 +16,6 @@ backend : str
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
@@ -54,17 +53,24 @@ def get_option(name):
     return OPTIONS[name]
 
 
+def _in_jupyter() -> bool:
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
 def show_progress() -> bool:
     """Return whether progress bars should be drawn now."""
     p = OPTIONS["progress"]
     if p is None:
-        return bool(getattr(sys.stderr, "isatty", lambda: False)())
+        return bool(getattr(sys.stderr, "isatty", lambda: False)()) or _in_jupyter()
     return bool(p)
 
 
-@contextlib.contextmanager
-def set_options(**kwargs):
-    """Set options temporarily (context manager) — like :func:`xarray.set_options`.
+class set_options:  # noqa: N801  (a function-like name, as xarray.set_options)
+    """Set options, for good or for a ``with`` block — like :func:`xarray.set_options`.
+
+    Called plainly, the new values stay; used as a context manager, the old ones come back
+    on exit. Names and values are checked on the spot.
 
     Parameters
     ----------
@@ -72,29 +78,34 @@ def set_options(**kwargs):
         Option names and values: ``progress`` (None, True, False), ``threading_layer``
         (Numba layer name) and ``backend`` ("cpu", "cuda", "auto").
 
-    Yields
+    Raises
     ------
-    None
-        The options are restored on exit.
+    ValueError
+        Unknown option or value (nothing is changed).
 
     Examples
     --------
     >>> import absorbphys
     >>> with absorbphys.set_options(progress=False):
     ...     pass
+    >>> _ = absorbphys.set_options(backend="cpu")  # stays set
     """
-    old = {}
-    for k, v in kwargs.items():
-        if k not in OPTIONS:
-            raise ValueError(f"unknown option {k!r}; valid options: {', '.join(OPTIONS)}")
-        if v not in _VALID[k]:
-            raise ValueError(f"option {k} must be one of {_VALID[k]}, got {v!r}")
-        old[k] = OPTIONS[k]
-    OPTIONS.update(kwargs)
-    try:
-        yield
-    finally:
-        OPTIONS.update(old)
+
+    def __init__(self, **kwargs):
+        for k, v in kwargs.items():
+            if k not in OPTIONS:
+                raise ValueError(f"unknown option {k!r}; valid options: {', '.join(OPTIONS)}")
+            if v not in _VALID[k]:
+                raise ValueError(f"option {k} must be one of {_VALID[k]}, got {v!r}")
+        self.old = {k: OPTIONS[k] for k in kwargs}
+        OPTIONS.update(kwargs)
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        OPTIONS.update(self.old)
+        return False
 
 
 def configure_numba():

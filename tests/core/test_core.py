@@ -277,3 +277,20 @@ def test_set_options():
     with pytest.raises(ValueError, match="unknown option"):
         with ap.set_options(colour=1):
             pass
+
+
+def test_set_options_plain_call_applies_and_validates():
+    from absorbphys.config import get_option
+
+    before = get_option("backend")
+    try:
+        ap.set_options(backend="auto")          # like xarray.set_options: a plain call sticks
+        assert get_option("backend") == "auto"
+        with pytest.raises(ValueError, match="option progress must be one of"):
+            ap.set_options(progress="sometimes")  # checked on the spot, nothing changed
+        assert get_option("progress") in (None, True, False)
+        with ap.set_options(backend="cpu"):
+            assert get_option("backend") == "cpu"
+        assert get_option("backend") == "auto"
+    finally:
+        ap.set_options(backend=before)
