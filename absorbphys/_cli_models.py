@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 
 def register(sub):
@@ -40,8 +41,14 @@ def _jsonable(v):
     return getattr(v, "__name__", repr(v))
 
 
+def plain(text: str) -> str:
+    """Return docstring text without reStructuredText markup (````x````, ``:func:`x```)."""
+    text = re.sub(r":[a-z:]+:`~?([^`]+)`", r"\1", text)
+    return text.replace("``", "")
+
+
 def run(args) -> int:
-    """Print the model list."""
+    """Print the model list (aligned columns, plain text)."""
     info = describe_models()
     if args.json:
         print(json.dumps(info, indent=1, default=str))
@@ -49,11 +56,13 @@ def run(args) -> int:
     for name, d in info.items():
         print(f"{name}  ({d['class']})")
         if d["summary"]:
-            print(f"    {d['summary']}")
+            print(f"    {plain(d['summary'])}")
         print(f"    control: {d['control']}   size: {d['size_param']}   time: {d['time_unit']}"
               f"   init: {', '.join(d['inits'])}   backends: {', '.join(d['backends'])}")
-        for k, p in d["params"].items():
-            default = "required" if p["required"] else f"default {p['default']}"
-            print(f"    {k:<16} {p['range']:<28} {default:<16} {p['doc']}")
+        rows = [(k, p["range"], "required" if p["required"] else f"default {p['default']}",
+                 plain(p["doc"])) for k, p in d["params"].items()]
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        for r in rows:
+            print("    " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
         print()
     return 0
