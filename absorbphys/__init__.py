@@ -16,7 +16,7 @@ if importlib.util.find_spec("absorbphys.analysis") is None:  # pragma: no cover
                       "analysis/ and models/ folders and exist only once the package is "
                       "installed: run `pip install -e .` in the repository")
 from absorbphys._benchmark import benchmark
-from absorbphys._io import load, save
+from absorbphys._io import AbsorbphysWarning, load, save
 from absorbphys._params import Param, UsageError
 from absorbphys._process import AbsorbingProcess
 from absorbphys._registry import ENTRY_POINT_GROUP, get_model, list_models, register
@@ -28,6 +28,7 @@ from absorbphys.config import set_options
 config.configure_numba()
 
 __all__ = [
+    "AbsorbphysWarning",
     "AbsorbingProcess",
     "ENTRY_POINT_GROUP",
     "Param",

@@ -431,8 +431,12 @@ def _run_entry(e: Entry, seed, backend, ckpt_root, log, workers, result):
         from absorbphys.analysis._estimate import Estimate
 
         row["kappa"] = Estimate(float(kap["kappa"]), float(kap["kappa_error"]))
+    # catalogue values of the classes the report shows: best, runner-up, and the closest one
+    # when no class is resolved
+    closest = cls["ranking"][0][0] if cls["ranking"] else ""
     row["reference"] = _reference_values(
-        [c for c in (cls["best"], cls["runner_up"]) if c], m.estimates, dim, size_kind)
+        list(dict.fromkeys(c for c in (cls["best"], cls["runner_up"], closest) if c)),
+        m.estimates, dim, size_kind)
     row["calibration"] = calibration_line(e, result.mode, cls["verdict"], cls["best"])
     row.update(verdict=cls["verdict"], best=cls["best"], runner_up=cls["runner_up"],
                family=cls.get("family", ""),

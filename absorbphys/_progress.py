@@ -9,6 +9,7 @@ or under ``--quiet``.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 
@@ -61,3 +62,50 @@ class Progress:
             self._bar.close()
             self._bar = None
         return False
+
+
+def _compile_listener(what, stream):
+    from numba.core import event  # its compile events fire on compilation, not cache loads
+
+    class CompileListener(event.Listener):
+        """Says once that kernels are being compiled."""
+
+        shown = False
+
+        def on_start(self, ev):
+            if not self.shown:
+                self.shown = True
+                print(f"absorbphys: compiling the {what} kernels (first run only: later runs "
+                      "load them from the cache)", file=stream or sys.stderr, flush=True)
+
+        def on_end(self, ev):
+            pass
+
+    return event, CompileListener()
+
+
+@contextlib.contextmanager
+def compile_notice(what: str, enabled=None, stream=None):
+    """Print one line when Numba starts compiling inside the block (never on a cache hit).
+
+    Parameters
+    ----------
+    what : str
+        What is compiled, e.g. the model name.
+    enabled : bool, optional
+        Default: the ``progress`` option.
+    stream : file, optional
+        Default ``sys.stderr``.
+
+    Yields
+    ------
+    None
+    """
+    from absorbphys.config import show_progress
+
+    if not (show_progress() if enabled is None else enabled):
+        yield
+        return
+    event, listener = _compile_listener(what, stream)
+    with event.install_listener("numba:compile", listener):
+        yield
