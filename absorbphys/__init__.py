@@ -16,6 +16,7 @@ if importlib.util.find_spec("absorbphys.analysis") is None:  # pragma: no cover
                       "analysis/ and models/ folders and exist only once the package is "
                       "installed: run `pip install -e .` in the repository")
 from absorbphys._benchmark import benchmark
+from absorbphys._benchmark_config import Entry as BenchmarkEntry
 from absorbphys._io import AbsorbphysWarning, load, save
 from absorbphys._params import Param, UsageError
 from absorbphys._process import AbsorbingProcess
@@ -29,6 +30,7 @@ config.configure_numba()
 
 __all__ = [
     "AbsorbphysWarning",
+    "BenchmarkEntry",
     "AbsorbingProcess",
     "ENTRY_POINT_GROUP",
     "Param",

@@ -32,8 +32,12 @@ def register(sub):
                    help=f"run only these processes ({names})")
     p.add_argument("--seed", default="0", help="master seed (default 0)")
     p.add_argument("--config", default=None, metavar="FILE.json",
-                   help="custom configuration: a JSON list of entries (fields of "
-                        "absorbphys._benchmark_config.Entry) instead of the built-in one")
+                   help="custom configuration: a JSON list of entries, each with the fields "
+                        "of absorbphys.BenchmarkEntry (docs: guide/benchmark, "
+                        "'Configuration files'), instead of the built-in one")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the configuration (built-in for --quick/--full, or --config) "
+                        "as JSON and exit, e.g. to edit it")
     p.add_argument("--backend", default=None,
                    help="cpu, cuda or auto (default: $ABSORBPHYS_BACKEND, else cpu)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
@@ -42,10 +46,16 @@ def register(sub):
 
 def run(args) -> int:
     """Run the benchmark and print the table (or JSON)."""
+    import json
     import os
 
     from absorbphys._benchmark import benchmark
+    from absorbphys._benchmark_config import default_config, load_config
 
+    if args.print_config:
+        entries = load_config(args.config) if args.config else default_config(args.mode)
+        print(json.dumps([e.to_dict() for e in entries], indent=1))
+        return 0
     # Progress lines go to stderr (never into the table or the JSON on stdout): on by
     # default for this long-running command unless --quiet or ABSORBPHYS_PROGRESS says no.
     progress = False if args.quiet else (None if "ABSORBPHYS_PROGRESS" in os.environ
