@@ -56,3 +56,17 @@ def test_entry_point_exit_code_and_no_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "absorbphys.cli", "bogus"], capture_output=True,
                        text=True, cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_benchmark_print_config_round_trips(tmp_path, capsys):
+    import json
+
+    assert main(["benchmark", "--print-config"]) == 0
+    quick = json.loads(capsys.readouterr().out)
+    assert [e["name"] for e in quick][:3] == ["dp1d", "cp2d", "mfcp"]
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(quick[:1]))
+    assert main(["benchmark", "--config", str(path), "--print-config"]) == 0
+    assert json.loads(capsys.readouterr().out) == quick[:1]
+    assert main(["benchmark", "--full", "--print-config"]) == 0
+    assert json.loads(capsys.readouterr().out) != quick
