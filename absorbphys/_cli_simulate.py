@@ -23,6 +23,9 @@ def register(sub):
                    help="'log' (about 20 log-spaced times per decade) or a count N of "
                         "log-spaced times (default: every step)")
     p.add_argument("--out", default=None, help="output netCDF file")
+    p.add_argument("--json", action="store_true",
+                   help="print the summary as one JSON object (final rho and survival with "
+                        "errors)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -81,27 +84,52 @@ def run(args) -> int:
                      batches=args.batches, progress=False if args.quiet else None)
     if args.out is not None:
         ap.save(ds, args.out)
+    if args.json:
+        import json
+
+        print(json.dumps({**summary_values(ds), "file": args.out}))
+        return 0
     print(summary(ds))
     if args.out is not None:
         print(f"wrote {args.out}")
     return 0
 
 
-def summary(ds) -> str:
-    """Return a short summary: model, parameters, final rho and survival with errors."""
-    rho = ds["rho"].isel(t=-1).values
-    surv = ds["survival"].isel(t=-1).values
-    nb = rho.shape[0]
+def summary_values(ds) -> dict:
+    """Return the run's description and its final rho and survival, each with its error.
+
+    Errors are standard errors over batches (``None`` with a single batch).
+    """
+    import json
+
+    w = ds["n_samples"].values.astype(float) if "n_samples" in ds else None
 
     def mean_err(x):
-        m = float(np.mean(x))
-        e = float(np.std(x, ddof=1) / np.sqrt(nb)) if nb > 1 else float("nan")
-        return m, e
+        x = np.asarray(x, dtype=float)
+        ww = np.ones_like(x) if w is None else w
+        m = float(np.average(x, weights=ww))
+        if len(x) < 2:
+            return m, None
+        return m, float(np.std(x, ddof=1) / np.sqrt(len(x)))
 
-    r, re = mean_err(rho)
-    s, se = mean_err(surv)
-    t_last = ds["t"].values[-1]
+    r, re = mean_err(ds["rho"].isel(t=-1).values)
+    s, se = mean_err(ds["survival"].isel(t=-1).values)
+    return {"model": ds.attrs["model"], "params": json.loads(ds.attrs["params"]),
+            "samples": int(ds.attrs["samples"]), "init": ds.attrs["init"],
+            "seed": int(ds.attrs["seed"]), "backend": ds.attrs["backend"],
+            "t": float(ds["t"].values[-1]), "rho": r, "rho_error": re,
+            "survival": s, "survival_error": se}
+
+
+def summary(ds) -> str:
+    """Return a short summary: model, parameters, final rho and survival with errors."""
+    v = summary_values(ds)
+
+    def err(e, fmt):
+        return "nan" if e is None else format(e, fmt)
+
     return (f"{ds.attrs['model']} {ds.attrs['params']}\n"
-            f"samples={ds.attrs['samples']} init={ds.attrs['init']} seed={ds.attrs['seed']} "
-            f"backend={ds.attrs['backend']}\n"
-            f"t={t_last:g}: rho = {r:.6g} +- {re:.2g}   survival = {s:.4g} +- {se:.2g}")
+            f"samples={v['samples']} init={v['init']} seed={v['seed']} "
+            f"backend={v['backend']}\n"
+            f"t={v['t']:g}: rho = {v['rho']:.6g} +- {err(v['rho_error'], '.2g')}   "
+            f"survival = {v['survival']:.4g} +- {err(v['survival_error'], '.2g')}")

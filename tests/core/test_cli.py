@@ -70,3 +70,17 @@ def test_benchmark_print_config_round_trips(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == quick[:1]
     assert main(["benchmark", "--full", "--print-config"]) == 0
     assert json.loads(capsys.readouterr().out) != quick
+
+
+def test_simulate_json_summary(capsys):
+    import json
+
+    rc = main(["simulate", "_toy_dp", "-p", "L=16", "-p", "p=0.8", "--t-max", "10",
+               "--samples", "7", "--batches", "3", "--seed", "2", "--json", "--quiet"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    ds = ap.simulate(ap.get_model("_toy_dp")(L=16, p=0.8), t_max=10, samples=7, batches=3,
+                     seed=2)
+    rho = ds.rho.isel(t=-1).weighted(ds.n_samples).mean("batch").item()
+    assert out["model"] == "_toy_dp" and out["samples"] == 7 and out["file"] is None
+    assert out["rho"] == pytest.approx(rho) and out["rho_error"] > 0
