@@ -15,8 +15,19 @@ def _figure(ax=None, nrows=1, ncols=1, **kw):
     return fig, fig.subplots(nrows, ncols, squeeze=True)
 
 
+def _time_label(obj, dim) -> str:
+    units = obj[dim].attrs.get("units") if dim in obj.coords else None
+    return f"{dim} [{units}]" if units else dim
+
+
+def _math(name: str) -> str:
+    """Return a variable or dimension name as mathtext (e.g. sigma_w as a Greek sigma)."""
+    greek = {"rho": r"\rho", "sigma_w": r"\sigma_w", "sigma_b": r"\sigma_b", "lam": r"\lambda"}
+    return greek.get(name, name if len(name) == 1 else rf"\mathrm{{{name}}}")
+
+
 def plot_decay(obj, var="rho", b=4.0, dim="t", sample_dim="batch", curve_dim=None,
-               figsize=(6.0, 6.5)):
+               ax=None, figsize=(6.0, 6.5)):
     """Log–log decay with an effective-exponent panel below.
 
     Parameters
@@ -31,14 +42,17 @@ def plot_decay(obj, var="rho", b=4.0, dim="t", sample_dim="batch", curve_dim=Non
         Time and batch dimensions.
     curve_dim : str, optional
         The swept dimension (default: the only one besides ``dim`` and ``sample_dim``).
+    ax : matplotlib.axes.Axes or pair of them, optional
+        Where to draw: a pair ``(decay, effective exponent)``, or a single Axes for the decay
+        panel alone (default: a new figure with both panels).
     figsize : tuple
-        Figure size in inches.
+        Figure size in inches when a new figure is made.
 
     Returns
     -------
     fig : matplotlib.figure.Figure
-    axes : numpy.ndarray of matplotlib.axes.Axes
-        ``[decay, effective exponent]``.
+    axes : numpy.ndarray of matplotlib.axes.Axes, or matplotlib.axes.Axes
+        ``[decay, effective exponent]`` (the single Axes when one was given).
     """
     from ._core import jackknife_error, replicate_means
     from ._data import curves
@@ -52,7 +66,15 @@ def plot_decay(obj, var="rho", b=4.0, dim="t", sample_dim="batch", curve_dim=Non
     reps = replicate_means(c.values, c.weights.reshape((-1,) + (1,) * (c.values.ndim - 1)))
     mean, err = reps[0], jackknife_error(reps)
     eff = effective_exponent(obj, var, b, dim, sample_dim)
-    fig, axes = _figure(nrows=2, figsize=figsize)
+    single = ax is not None and not isinstance(ax, (list, tuple, np.ndarray))
+    if ax is None:
+        fig, axes = _figure(nrows=2, figsize=figsize)
+    elif single:
+        fig, axes = ax.figure, [ax, None]
+    else:
+        if len(ax) != 2:
+            raise ValueError(f"ax: one Axes or a pair (decay, effective exponent), got {len(ax)}")
+        fig, axes = ax[0].figure, list(ax)
     pos = c.t > 0
     labels = list(c.extra_coords[cd]) if cd else [None]
     mean = mean.reshape(len(labels), -1)
@@ -62,18 +84,26 @@ def plot_decay(obj, var="rho", b=4.0, dim="t", sample_dim="batch", curve_dim=Non
         line, = axes[0].loglog(c.t[pos], mean[i][pos], label=lbl)
         axes[0].fill_between(c.t[pos], np.maximum(mean[i][pos] - err[i][pos], 1e-300),
                              mean[i][pos] + err[i][pos], color=line.get_color(), alpha=0.25)
+        if axes[1] is None:
+            continue
         de = eff["delta_eff"] if cd is None else eff["delta_eff"].isel({cd: i})
         dee = eff["delta_eff_error"] if cd is None else eff["delta_eff_error"].isel({cd: i})
         axes[1].errorbar(eff[dim].values, de.values, yerr=dee.values, fmt=".", ms=3,
                          color=line.get_color(), elinewidth=0.6)
-    axes[1].set_xscale("log")
-    axes[0].set_ylabel(var)
-    axes[1].set_ylabel(r"$\delta_\mathrm{eff}$" + f"  (b = {b:g})")
-    axes[1].set_xlabel(dim)
+    tlabel = _time_label(obj, dim)
+    axes[0].set_ylabel(f"${_math(var)}$")
+    axes[0].set_xlabel(tlabel)
     if cd:
         axes[0].legend(fontsize="small")
-    fig.tight_layout()
-    return fig, axes
+    if axes[1] is not None:
+        axes[1].set_xscale("log")
+        axes[1].set_ylabel(r"$\delta_\mathrm{eff}$" + f"  (b = {b:g})")
+        axes[1].set_xlabel(tlabel)
+    if ax is None:
+        fig.tight_layout()
+    if single:
+        return fig, axes[0]
+    return fig, np.asarray(axes, dtype=object) if ax is not None else axes
 
 
 def plot_collapse(data, result, var="rho", dim="t", sample_dim="batch", ax=None,
@@ -110,16 +140,17 @@ def plot_collapse(data, result, var="rho", dim="t", sample_dim="batch", ax=None,
         ax.errorbar(x, np.exp(Y), yerr=np.exp(Y) * dY, fmt=".", ms=2,
                     elinewidth=0.5, label=f"{cd} = {lab:g}")
     ax.set_yscale("log")
+    v, t, s = _math(var), _math(dim), _math(cd)
     if form == "size":
         ax.set_xscale("log")
         a, b = float(result["a"]), float(result["b"])
-        ax.set_xlabel(f"{dim} / {cd}^{b:.3f}")
-        ax.set_ylabel(f"{var} {cd}^{a:.3f}")
+        ax.set_xlabel(f"${t}\\,/\\,{s}^{{{b:.3f}}}$")
+        ax.set_ylabel(f"${s}^{{{a:.3f}}}\\,{v}$")
     else:
         d, nu = float(result["delta"]), float(result["nu_par"])
         ax.set_xscale("symlog")
-        ax.set_xlabel(f"({cd} - {cd}_c) {dim}^(1/{nu:.3f})")
-        ax.set_ylabel(f"{var} {dim}^{d:.3f}")
+        ax.set_xlabel(f"$({s} - {s}_c)\\,{t}^{{1/{nu:.3f}}}$")
+        ax.set_ylabel(f"${t}^{{{d:.3f}}}\\,{v}$")
     ax.set_title(f"collapse quality {float(result['quality']):.3g}")
     ax.legend(fontsize="small")
     fig.tight_layout()

@@ -70,3 +70,30 @@ def test_accessor_matches_functions(sweep):
     assert sweep.absorb.analyze()["kind"] == "decay sweep"
     v = sweep.absorb.classify()
     assert v.status == "inconclusive"
+
+
+def test_plot_decay_on_given_axes_and_labels(sweep):
+    import io
+
+    fig = Figure()
+    ax1, ax2 = fig.subplots(2)
+    f, axes = plot_decay(sweep, ax=(ax1, ax2))
+    assert f is fig and list(axes) == [ax1, ax2] and len(ax1.get_lines()) == 4
+    assert ax1.get_ylabel() == r"$\rho$" and ax2.get_xlabel().startswith("t")
+    single = Figure().subplots()
+    f, ax = plot_decay(sweep, ax=single)
+    assert ax is single and len(single.get_lines()) == 4
+    with pytest.raises(ValueError, match="ax: one Axes or a pair"):
+        plot_decay(sweep, ax=[single, single, single])
+    f.savefig(io.BytesIO(), format="png")   # mathtext labels parse
+
+
+def test_plot_collapse_mathtext_labels():
+    import io
+
+    ds = synth.make(synth.fss(0.25, 1.6), synth.log_times(20000), sweep={"L": [32, 64, 128]})
+    r = collapse(ds, n_boot=3)
+    fig, ax = plot_collapse(ds, r)
+    assert ax.get_xlabel().startswith("$t") and "L^{" in ax.get_xlabel()
+    assert ax.get_ylabel().startswith("$L^{") and r"\rho" in ax.get_ylabel()
+    fig.savefig(io.BytesIO(), format="png")
