@@ -73,3 +73,11 @@ def test_auto_picks_cuda_where_available():
     mf = ap.get_model("mf_network")(sigma_w=1.4, sigma_b=0.3)
     if "cuda" not in mf.backends:  # deterministic N -> infinity map: CPU only
         assert ap.simulate(mf, t_max=3, backend="auto").attrs["backend"] == "cpu"
+
+
+def test_every_registered_cuda_model_is_compared_with_the_cpu():
+    """Conformance: a process that lists the cuda backend gets a CPU-identity case here."""
+    listed = {n for n, c in ap.list_models().items()
+              if "cuda" in c.backends and not n.startswith("_")}
+    compared = {case[0] for case in LATTICE + NETWORKS}
+    assert listed <= compared, f"add CPU/CUDA comparison cases for {sorted(listed - compared)}"
