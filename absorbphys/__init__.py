@@ -11,10 +11,25 @@ import importlib.util
 
 from absorbphys import config
 
-if importlib.util.find_spec("absorbphys.analysis") is None:  # pragma: no cover
-    raise ImportError("absorbphys.analysis and absorbphys.models live in the top-level "
-                      "analysis/ and models/ folders and exist only once the package is "
-                      "installed: run `pip install -e .` in the repository")
+def _check_installation():
+    """Refuse to mix checkouts: absorbphys.models/.analysis must come with this absorbphys."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent
+    for sub in ("analysis", "models"):
+        spec = importlib.util.find_spec(f"absorbphys.{sub}")
+        if spec is None or spec.origin is None:  # pragma: no cover
+            raise ImportError(f"absorbphys.{sub} lives in the top-level {sub}/ folder and exists "
+                              "only once the package is installed: run `pip install -e .` in "
+                              "the repository")
+        where = Path(spec.origin).resolve().parent
+        if where.parent not in (root, root.parent):  # pragma: no cover
+            raise ImportError(f"absorbphys comes from {root} but absorbphys.{sub} from {where}: "
+                              "two installations are mixed; run `pip install -e .` in the "
+                              "checkout you mean to use")
+
+
+_check_installation()
 from absorbphys._benchmark import benchmark
 from absorbphys._benchmark_config import Entry as BenchmarkEntry
 from absorbphys._io import AbsorbphysWarning, load, save

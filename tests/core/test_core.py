@@ -294,3 +294,17 @@ def test_set_options_plain_call_applies_and_validates():
         assert get_option("backend") == "auto"
     finally:
         ap.set_options(backend=before)
+
+
+def test_mixed_checkouts_are_refused(tmp_path):
+    """absorbphys from one place with absorbphys.models/.analysis from another: ImportError."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(ap.__file__).resolve().parent
+    shutil.copytree(src, tmp_path / "absorbphys", ignore=shutil.ignore_patterns("__pycache__"))
+    r = subprocess.run([sys.executable, "-c", "import absorbphys"], cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "two installations are mixed" in r.stderr
