@@ -31,7 +31,7 @@ import numpy as np
 
 from absorbphys._benchmark_config import MODES, Entry, default_config
 from absorbphys._io import check_directory_space
-from absorbphys._params import UsageError, check_int, short
+from absorbphys._params import INT_MAX, UsageError, check_int, first_line, short, unknown_parameter
 
 #: A group is consistent with a class when its chi-square p-value is at least this.
 P_CONSISTENT = 0.01
@@ -154,7 +154,6 @@ def _check_entry(e: Entry, backend=None):
     the backend.
     """
     from absorbphys._backends import resolve_backend
-    from absorbphys._benchmark_measure import _one_line
     from absorbphys._registry import get_model
     from absorbphys._simulate import make_times
 
@@ -162,11 +161,10 @@ def _check_entry(e: Entry, backend=None):
     try:
         cls = get_model(e.model)
     except (ValueError, TypeError, KeyError) as exc:
-        raise UsageError(pre + _one_line(exc)) from None
+        raise UsageError(pre + first_line(exc)) from None
     bad = [k for k in e.params if k not in cls.params]
     if bad:
-        raise UsageError(f"{pre}unknown parameter {bad[0]!r} for model "
-                         f"{e.model!r}; valid: {', '.join(cls.params)}")
+        raise unknown_parameter(bad[0], cls, pre)
     if e.control not in cls.params:
         raise UsageError(f"{pre}control {e.control!r} is not a parameter of "
                          f"model {e.model!r}")
@@ -178,20 +176,20 @@ def _check_entry(e: Entry, backend=None):
         try:
             spec.check(f"window ({e.control})", v)
         except (ValueError, TypeError) as exc:
-            raise UsageError(pre + _one_line(exc)) from None
+            raise UsageError(pre + first_line(exc)) from None
     size = cls.size_param
 
     def make(what, **kw):
         try:
             return cls(**{**e.params, size: e.size, e.control: e.window[0], **kw})
         except (ValueError, TypeError) as exc:
-            raise UsageError(f"{pre}{what}: {_one_line(exc)}") from None
+            raise UsageError(f"{pre}{what}: {first_line(exc)}") from None
 
     try:
         proc = cls(**{**e.params, size: e.size, e.control: e.window[0]})
         cls(**{**e.params, size: e.size, e.control: e.window[1]})
     except (ValueError, TypeError) as exc:
-        raise UsageError(pre + _one_line(exc)) from None
+        raise UsageError(pre + first_line(exc)) from None
     if e.coarse_size:
         make("coarse_size", **{size: e.coarse_size})
     if e.beta_offsets and e.beta_size:
@@ -202,15 +200,14 @@ def _check_entry(e: Entry, backend=None):
     if sp is not None:
         bad = [k for k in sp.get("params", {}) if k not in cls.params]
         if bad:
-            raise UsageError(f"{pre}spreading.params: unknown parameter {bad[0]!r} for model "
-                             f"{e.model!r}; valid: {', '.join(cls.params)}")
+            raise unknown_parameter(bad[0], cls, f"{pre}spreading.params: ")
         make("spreading", **{**sp.get("params", {}), size: sp["size"]})
     try:
         proc._check_init("seed" if e.locate_init == "seed" else "full")
         if sp is not None:
             proc._check_init("seed")
     except (ValueError, TypeError) as exc:
-        raise UsageError(pre + _one_line(exc)) from None
+        raise UsageError(pre + first_line(exc)) from None
     # Every last time the stages will use (rounded as the runner does for discrete time).
     times = [("t_max", e.t_max), ("decay_t_max", e.decay_t_max)]
     if e.refine > 0:
@@ -226,7 +223,7 @@ def _check_entry(e: Entry, backend=None):
         try:
             make_times(proc, t if proc.continuous_time else int(round(t)), "log")
         except (ValueError, TypeError, OverflowError) as exc:
-            msg = _one_line(exc)
+            msg = first_line(exc)
             msg = what + msg[len("t_max"):] if msg.startswith("t_max ") else f"{what}: {msg}"
             raise UsageError(pre + msg) from None
     if e.guess == "meanfield":
@@ -235,11 +232,11 @@ def _check_entry(e: Entry, backend=None):
 
             float(critical_sigma_w(e.params["sigma_b"], e.params.get("activation", "tanh")))
         except (ValueError, TypeError) as exc:
-            raise UsageError(f"{pre}guess 'meanfield': {_one_line(exc)}") from None
+            raise UsageError(f"{pre}guess 'meanfield': {first_line(exc)}") from None
     try:
         resolve_backend(backend, proc)
     except (ValueError, TypeError) as exc:
-        raise UsageError(pre + _one_line(exc)) from None
+        raise UsageError(pre + first_line(exc)) from None
 
 
 # ============================================================================ classification
@@ -333,7 +330,7 @@ def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progres
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of 'quick', 'full', got {mode!r}")
-    seed = check_int("seed", seed, low=0, high=2**63 - 1)
+    seed = check_int("seed", seed, low=0, high=INT_MAX)
     if config is None:
         cfg = default_config(mode)
     elif isinstance(config, (str, os.PathLike)):
@@ -394,7 +391,7 @@ def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progres
 
 
 def _run_entry(e: Entry, seed, backend, ckpt_root, log, workers, result):
-    from absorbphys._benchmark_measure import EntryFailed, EntryMeasurement, _one_line
+    from absorbphys._benchmark_measure import EntryFailed, EntryMeasurement
     from absorbphys._benchmark_run import Runner
 
     t0 = time.perf_counter()
@@ -409,10 +406,10 @@ def _run_entry(e: Entry, seed, backend, ckpt_root, log, workers, result):
     try:
         m.run_all()
     except (EntryFailed, ValueError) as exc:
-        fatal = _one_line(exc)
+        fatal = first_line(exc)
         elog(f"failed: {fatal}")
     except Exception as exc:  # a broken model must not sink the other processes' results
-        fatal, crashed = f"{type(exc).__name__}: {_one_line(exc)}", True
+        fatal, crashed = f"{type(exc).__name__}: {first_line(exc)}", True
         elog(f"error: {fatal}")
     wall = time.perf_counter() - t0
     result.datasets[e.name] = dict(runner.datasets)

@@ -45,6 +45,7 @@ import time
 import numpy as np
 
 from absorbphys._benchmark_run import Runner
+from absorbphys._params import first_line
 
 
 class EntryFailed(RuntimeError):
@@ -271,9 +272,9 @@ class EntryMeasurement:
                          var=var, t_min=t_fit)
             except ValueError as exc:
                 if last is not None:  # keep the previous level's value
-                    self.errors[f"sweep{level}"] = _one_line(exc)
+                    self.errors[f"sweep{level}"] = first_line(exc)
                     break
-                raise EntryFailed(f"critical point: {_one_line(exc)}") from None
+                raise EntryFailed(f"critical point: {first_line(exc)}") from None
             key = f"{self.control}_c"
             xc = _est(res[key], res[f"{key}_error"])
             xsel = ds[self.control].values[sel]
@@ -392,7 +393,7 @@ class EntryMeasurement:
                 try:
                     shifted.append(spreading(d.isel({self.control: 0}), t_min=lo, t_max=hi))
                 except ValueError as exc:
-                    self.log(f"spreading at x_c{k.replace('_', ' ')} sigma: {_one_line(exc)}")
+                    self.log(f"spreading at x_c{k.replace('_', ' ')} sigma: {first_line(exc)}")
         for k in ("delta_prime", "theta", "z"):
             if k in res and np.isfinite(float(res[k])):
                 # the spreading fit's error holds the drift across its window
@@ -462,7 +463,7 @@ class EntryMeasurement:
                     self.results[f"fss{k}"] = r
                 except Exception as exc:  # noqa: BLE001 - recorded, the error grows below
                     self.log(f"collapse at x_c{k.replace('_', ' ')} sigma failed: "
-                             f"{_one_line(exc)}")
+                             f"{first_line(exc)}")
         # Corrections to scaling: the shift of a, b when the smallest size is left out.
         drop = None
         if len(curves) >= 3:
@@ -520,7 +521,7 @@ class EntryMeasurement:
             try:
                 fn()
             except Exception as exc:  # an optional stage failing is reported, not fatal
-                self.errors[name] = _one_line(exc)
+                self.errors[name] = first_line(exc)
                 self.log(f"{name}: failed: {self.errors[name]}")
         self.wall_s = time.perf_counter() - t0
         return self
@@ -534,7 +535,3 @@ def _quad(parts: dict) -> float:
 def _parts_text(parts: dict) -> str:
     return ", ".join(f"{k} {v:.2g}" for k, v in parts.items())
 
-
-def _one_line(exc) -> str:
-    s = str(exc).strip()
-    return s.splitlines()[0] if s else type(exc).__name__

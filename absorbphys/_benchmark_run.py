@@ -17,15 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from absorbphys._io import load, write_json
-
-_MAX_SEED = 2**63 - 1
+from absorbphys._params import INT_MAX
 
 
 def stage_seed(seed: int, *names) -> int:
     """Derive an independent seed for one stage of one entry from the master seed."""
     key = json.dumps([int(seed), *map(str, names)]).encode()
     h = hashlib.sha256(key).digest()
-    return int.from_bytes(h[:8], "little") & _MAX_SEED
+    return int.from_bytes(h[:8], "little") & INT_MAX
 
 
 class Runner:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from absorbphys._params import unknown_parameter
+
 
 def register(sub):
     """Add the ``simulate`` subcommand."""
@@ -40,8 +42,7 @@ def make_process(model: str, assignments):
     for a in assignments:
         name, value = parse_assignment(a)
         if name not in cls.params:
-            raise ValueError(f"unknown parameter {name!r} for model {model!r}; valid: "
-                             f"{', '.join(cls.params)}")
+            raise unknown_parameter(name, cls)
         if name in kwargs:
             raise ValueError(f"--param: parameter {name!r} given twice")
         kwargs[name] = value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from absorbphys._cli_simulate import parse_init
+from absorbphys._params import first_line, unknown_parameter
 
 
 def register(sub):
@@ -80,8 +81,7 @@ def parse_grid_spec(text: str, cls) -> tuple[str, list]:
 
     name, value = parse_assignment(text, what="--grid")
     if name not in cls.params:
-        raise ValueError(f"--grid: unknown parameter {name!r} for model {cls.name!r}; valid: "
-                         f"{', '.join(cls.params)}")
+        raise unknown_parameter(name, cls, "--grid: ")
     if not value:
         raise ValueError(f"--grid {text}: no values; give START:STOP:NUM or V1,V2,...")
     spec = cls.params[name]
@@ -145,8 +145,7 @@ def build_grid(model: str, specs, assignments):
     for a in assignments:
         name, value = parse_assignment(a)
         if name not in cls.params:
-            raise ValueError(f"unknown parameter {name!r} for model {model!r}; valid: "
-                             f"{', '.join(cls.params)}")
+            raise unknown_parameter(name, cls)
         if name in grid:
             raise ValueError(f"parameter {name!r} is given both as --grid and --param")
         if name in params:
@@ -166,7 +165,7 @@ def _connect(address):
     try:
         return Client(address, timeout="20s")
     except (OSError, TimeoutError, ValueError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        msg = first_line(exc)
         raise UsageError(f"--scheduler: cannot connect to {address!r}: {msg}") from None
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import xarray as xr
 
-from absorbphys._params import UsageError, short
+from absorbphys._params import UsageError, first_line, short
 
 #: Suffix of temporary files (``.NAME.PID-RANDOM.part``).
 PART_SUFFIX = ".part"
@@ -217,8 +217,7 @@ def write_failure(path, exc: BaseException, what: str = "out") -> UsageError:
         reason = "no space left on the device" + (f" ({_size(free)} free)" if free is not None
                                                   else "")
     else:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        reason = getattr(exc, "strerror", None) or msg
+        reason = getattr(exc, "strerror", None) or first_line(exc)
     return UsageError(f"{what}: could not write {short(p)}: {reason}")
 
 
@@ -388,9 +387,8 @@ def load(path) -> xr.Dataset:
         raise UsageError(f"file {short(p)} does not fit in memory; open it lazily with "
                          "xarray.open_dataset") from None
     except Exception as exc:  # netCDF4 raises OSError/RuntimeError with C messages
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"file {short(p)} is not a readable netCDF file "
-                         f"(truncated or another format): {msg}") from None
+                         f"(truncated or another format): {first_line(exc)}") from None
 
 
 # ============================================================================ directories

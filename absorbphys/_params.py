@@ -39,7 +39,44 @@ def _fmt(x):
     return short(x) if isinstance(x, str) else f"{x:g}" if isinstance(x, float) else str(x)
 
 
-_INT_MAX = 2**63 - 1
+#: Largest value of an int64 (seeds, integer parameters): what kernels and NumPy accept.
+INT_MAX = 2**63 - 1
+
+
+def first_line(exc: BaseException) -> str:
+    """Return the first line of an exception's message (its type name when empty).
+
+    Parameters
+    ----------
+    exc : BaseException
+        The exception.
+
+    Returns
+    -------
+    str
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def unknown_parameter(name, cls, where: str = "") -> UsageError:
+    """Return the one error for a parameter name that a model does not have.
+
+    Parameters
+    ----------
+    name : str
+        The unknown name.
+    cls : type
+        The process class (its ``name`` and ``params`` are listed).
+    where : str
+        Prefix naming the argument, e.g. ``"--grid: "``.
+
+    Returns
+    -------
+    UsageError
+    """
+    return UsageError(f"{where}unknown parameter {short(name)} for model {cls.name!r}; valid: "
+                      f"{', '.join(cls.params)}")
 
 
 @dataclass(frozen=True)
@@ -138,7 +175,7 @@ class Param:
                 if not value.is_integer():
                     raise TypeError(f"{name} must be {rng}, got {value:g}")
                 value = int(value)
-            if abs(value) > _INT_MAX:  # kernels and numpy use int64
+            if abs(value) > INT_MAX:  # kernels and numpy use int64
                 raise ValueError(f"{name} must be {rng} and below 2**63, got {float(value):.3g}")
         else:
             value = float(value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import import_module, metadata
 
-from absorbphys._params import UsageError
+from absorbphys._params import UsageError, first_line
 
 ENTRY_POINT_GROUP = "absorbphys.models"
 
@@ -58,7 +58,7 @@ def _load_entry_point(ep, strict: bool):
         register(cls, name=ep.name)
     except Exception as exc:  # a broken plugin must not break the framework
         msg = (f"could not load model plugin {ep.name!r} ({ep.value}): "
-               f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+               f"{type(exc).__name__}: {first_line(exc)}")
         if strict:
             raise UsageError(msg) from None
         import warnings

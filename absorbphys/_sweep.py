@@ -42,7 +42,7 @@ import xarray as xr
 
 from absorbphys._backends import BACKENDS, resolve_backend
 from absorbphys._io import atomic_write, notify, prepare_output, save, short, write_json
-from absorbphys._params import UsageError, check_int
+from absorbphys._params import UsageError, check_int, first_line, unknown_parameter
 from absorbphys._process import AbsorbingProcess
 from absorbphys._progress import Progress
 from absorbphys._simulate import _MAX_SEED, _coord_value, make_times, sample_edges, simulate
@@ -138,8 +138,7 @@ def _resolve_model(model, params):
                         f"got {params!r}")
     for k in params:
         if k not in cls.params:
-            raise ValueError(f"params: unknown parameter {k!r} for model {cls.name!r}; "
-                             f"valid: {', '.join(cls.params)}")
+            raise unknown_parameter(k, cls, "params: ")
     return cls, base, dict(params)
 
 
@@ -150,8 +149,7 @@ def _check_grid(cls, grid, explicit):
     names, values = [], []
     for name, vals in grid.items():
         if not isinstance(name, str) or name not in cls.params:
-            raise ValueError(f"grid: unknown parameter {name!r} for model {cls.name!r}; "
-                             f"valid: {', '.join(cls.params)}")
+            raise unknown_parameter(name, cls, "grid: ")
         if name in explicit:
             raise ValueError(f"grid: parameter {name!r} is both swept and fixed (params); "
                              "give it in one place")
@@ -165,7 +163,7 @@ def _check_grid(cls, grid, explicit):
         try:
             coerced = [spec.check(name, v) for v in vals]
         except (ValueError, TypeError) as exc:
-            raise type(exc)(f"grid: {str(exc).splitlines()[0]}") from None
+            raise type(exc)(f"grid: {first_line(exc)}") from None
         seen = set()
         for v in coerced:
             cv = _coord_value(v)
@@ -221,7 +219,7 @@ def _plan(model, grid, t_max, samples, init, seed, backend, out, client, times, 
         try:
             proc = cls(**kwargs)
         except (ValueError, TypeError) as exc:
-            msg = str(exc).splitlines()[0] if str(exc) else repr(exc)
+            msg = first_line(exc)
             raise type(exc)(f"grid point {_describe_point(names, combo)}: {msg}") from None
         iv = proc._check_init(init)
         ta = make_times(proc, t_max, times)

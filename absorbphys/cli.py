@@ -63,7 +63,9 @@ def _one_line(exc: BaseException) -> str:
     """Return the first line of an error message, long quoted inputs cut short."""
     import re
 
-    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    from absorbphys._params import first_line
+
+    msg = first_line(exc)
     return re.sub(r"'[^']{100,}'", lambda m: f"{m.group(0)[:60]}...' "
                   f"({len(m.group(0)) - 2} characters)", msg)
 
