@@ -12,8 +12,26 @@ import numba
 import numpy as np
 import pytest
 import xarray as xr
+from absorbphys.models import LayerStack
 
 import absorbphys as ap
+from absorbphys import Param
+
+
+def _init(rng, width, sigma_w, sigma_b):
+    return (rng.standard_normal((width, width)) * sigma_w / np.sqrt(width),
+            rng.standard_normal(width) * sigma_b)
+
+
+def _apply(layer, h):
+    w, b = layer
+    return np.tanh(h) @ w.T + b
+
+
+# A user network (LayerStack) goes through the same checks as the built-ins.
+ConformanceStack = LayerStack.define(
+    "conformance_stack", _init, _apply, control="sigma_w", class_name="ConformanceStack",
+    params={"sigma_w": Param("float", 0.0, 100.0), "sigma_b": Param("float", 0.0, 100.0)})
 
 #: The smallest valid instance of each registered model (kept tiny: the whole module runs in
 #: seconds once the kernels are compiled).
@@ -26,6 +44,7 @@ EXAMPLES = {
     "mf_network": dict(sigma_w=1.4, sigma_b=0.3),
     "mfcp": dict(N=64, lam=1.5),
     "mlp": dict(width=16, sigma_w=1.4, sigma_b=0.3),
+    "conformance_stack": dict(width=8, sigma_w=1.4, sigma_b=0.3),
 }
 #: Deterministic processes (the same data for every seed).
 DETERMINISTIC = {"mf_network"}
