@@ -10,6 +10,17 @@ accessor ``ds.absorb``) turns into critical points, exponents and universality c
 import importlib.util
 
 from absorbphys import config
+from absorbphys._benchmark import benchmark
+from absorbphys._benchmark_config import Entry as BenchmarkEntry
+from absorbphys._io import AbsorbphysWarning, load, save
+from absorbphys._params import Param, UsageError
+from absorbphys._process import AbsorbingProcess
+from absorbphys._registry import ENTRY_POINT_GROUP, get_model, list_models, register
+from absorbphys._simulate import simulate
+from absorbphys._sweep import sweep
+from absorbphys._version import __version__
+from absorbphys.config import set_options
+
 
 def _check_installation():
     """Refuse to mix checkouts: absorbphys.models/.analysis must come with this absorbphys."""
@@ -29,18 +40,7 @@ def _check_installation():
                               "checkout you mean to use")
 
 
-_check_installation()
-from absorbphys._benchmark import benchmark
-from absorbphys._benchmark_config import Entry as BenchmarkEntry
-from absorbphys._io import AbsorbphysWarning, load, save
-from absorbphys._params import Param, UsageError
-from absorbphys._process import AbsorbingProcess
-from absorbphys._registry import ENTRY_POINT_GROUP, get_model, list_models, register
-from absorbphys._simulate import simulate
-from absorbphys._sweep import sweep
-from absorbphys._version import __version__
-from absorbphys.config import set_options
-
+_check_installation()  # before anything imports absorbphys.models or absorbphys.analysis
 config.configure_numba()
 
 __all__ = [

@@ -41,6 +41,22 @@ SPREADING_OPTIONAL = ("params", "shift")
 EXTRA_KEYS = ("n_boot",)
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 
+# Upper bounds of the integer fields: far above every built-in value (in parentheses) and
+# low enough that an absurd entry (``sweep_samples: 1e18``) is refused before any work.
+#: System sizes (1e7, the complete graph of mfcp in full mode).
+MAX_SIZE = 10**10
+#: Points of one sweep level (13).
+MAX_POINTS = 1000
+#: Samples of one run (1e5, the seed runs of dp1d and cp2d in full mode).
+MAX_SAMPLES = 10**7
+#: Refinement levels after the coarse sweep (3).
+MAX_REFINE = 20
+#: Bootstrap resamples of the collapse (50; the limit of ``absorbphys.analysis.collapse``).
+MAX_N_BOOT = 100_000
+#: Samples simulated by one entry over all its stages (about 4e5 in full mode): a bound on
+#: the combined cost of fields that are each within range (e.g. 1000 points x 1e7 samples).
+MAX_TOTAL_SAMPLES = 10**9
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -139,7 +155,11 @@ class Entry:
     Every field is validated on construction (types, finite values, ranges, the structure of
     ``spreading``): a bad value raises :class:`absorbphys.UsageError` (a ``ValueError``) with
     one line naming the entry, the field and its valid range. Lists are accepted for the tuple
-    fields and integral floats (``256.0``) for the integer fields.
+    fields and integral floats (``256.0``) for the integer fields. Integer fields have upper
+    bounds far above the built-in values (:data:`MAX_SIZE` for sizes, :data:`MAX_POINTS`,
+    :data:`MAX_SAMPLES`, :data:`MAX_REFINE`, :data:`MAX_N_BOOT`), and the samples of all
+    stages together are at most :data:`MAX_TOTAL_SAMPLES`: an absurd value is refused before
+    any work.
     """
 
     name: str
@@ -264,12 +284,14 @@ class _Checker:
     def fail(self, msg):
         raise UsageError(self.prefix + msg)
 
-    def integer(self, key, v, low, zero_ok=False):
+    def integer(self, key, v, low, high, zero_ok=False):
         i = _as_int(v)
-        if i is None or not (i >= low or (zero_ok and i == 0)) or i > 2**63 - 1:
+        if i is None or not (i >= low or (zero_ok and i == 0)):
             what = (f"0 or an integer >= {low}" if zero_ok else f"an integer >= {low}")
-            if i is not None and i > 2**63 - 1:
-                what += " and below 2**63"
+            self.fail(f"{key} must be {what}, got {_show(v)}")
+        if i > high:
+            what = (f"0 or an integer in [{low}, {high}]" if zero_ok
+                    else f"an integer in [{low}, {high}]")
             self.fail(f"{key} must be {what}, got {_show(v)}")
         return i
 
@@ -325,22 +347,25 @@ def _validate(e: Entry):
     if not vals[0] < vals[1]:
         c.fail(f"window must have low < high, got {_show(e.window)}")
     put("window", (float(vals[0]), float(vals[1])))
-    put("size", c.integer("size", e.size, 2))
+    put("size", c.integer("size", e.size, 2, MAX_SIZE))
     put("t_max", c.number("t_max", e.t_max, low=4))
-    put("sweep_points", c.integer("sweep_points", e.sweep_points, 3))
-    put("sweep_samples", c.integer("sweep_samples", e.sweep_samples, 2))
-    put("refine", c.integer("refine", e.refine, 0))
+    put("sweep_points", c.integer("sweep_points", e.sweep_points, 3, MAX_POINTS))
+    put("sweep_samples", c.integer("sweep_samples", e.sweep_samples, 2, MAX_SAMPLES))
+    put("refine", c.integer("refine", e.refine, 0, MAX_REFINE))
     put("coarse_t_frac", c.number("coarse_t_frac", e.coarse_t_frac, low=0, high=1,
                                 low_open=True))
     if e.refine > 0 and e.coarse_t_frac * e.t_max < 4:
         c.fail(f"coarse_t_frac * t_max (the last time of the coarse level) must be >= 4, got "
                f"{_num(e.coarse_t_frac)} * {_num(e.t_max)} = {e.coarse_t_frac * e.t_max:g}")
-    put("final_samples", c.integer("final_samples", e.final_samples, 2, zero_ok=True))
-    put("final_points", c.integer("final_points", e.final_points, 3, zero_ok=True))
+    put("final_samples", c.integer("final_samples", e.final_samples, 2, MAX_SAMPLES,
+                                         zero_ok=True))
+    put("final_points", c.integer("final_points", e.final_points, 3, MAX_POINTS,
+                                        zero_ok=True))
     put("fit_window", c.number("fit_window", e.fit_window, low=0.1, high=1))
-    put("coarse_size", c.integer("coarse_size", e.coarse_size, 2, zero_ok=True))
+    put("coarse_size", c.integer("coarse_size", e.coarse_size, 2, MAX_SIZE,
+                                       zero_ok=True))
     put("decay_t_max", c.number("decay_t_max", e.decay_t_max, low=4, zero_ok=True))
-    put("decay_samples", c.integer("decay_samples", e.decay_samples, 2))
+    put("decay_samples", c.integer("decay_samples", e.decay_samples, 2, MAX_SAMPLES))
     if e.locate_init not in ("full", "seed"):
         c.fail(f"locate_init must be 'full' or 'seed', got {_show(e.locate_init)}")
     put("decay", c.boolean("decay", e.decay))
@@ -355,15 +380,15 @@ def _validate(e: Entry):
     put("fss_sizes", _check_fss_sizes(c, e.fss_sizes))
     put("fss_t_factor", c.number("fss_t_factor", e.fss_t_factor, low=0, low_open=True))
     put("fss_t_power", c.number("fss_t_power", e.fss_t_power, low=0, low_open=True))
-    put("fss_samples", c.integer("fss_samples", e.fss_samples, 2))
+    put("fss_samples", c.integer("fss_samples", e.fss_samples, 2, MAX_SAMPLES))
     put("fss_t_min", c.number("fss_t_min", e.fss_t_min, low=0, high=e.fss_t_factor,
                             high_open=True,
                             what=f"in [0, fss_t_factor) = [0, {_num(e.fss_t_factor)})"))
     put("fss_shift", c.boolean("fss_shift", e.fss_shift))
     put("beta_offsets", _check_beta_offsets(c, e.beta_offsets))
     put("beta_t_max", c.number("beta_t_max", e.beta_t_max, low=4, zero_ok=True))
-    put("beta_samples", c.integer("beta_samples", e.beta_samples, 2))
-    put("beta_size", c.integer("beta_size", e.beta_size, 2, zero_ok=True))
+    put("beta_samples", c.integer("beta_samples", e.beta_samples, 2, MAX_SAMPLES))
+    put("beta_size", c.integer("beta_size", e.beta_size, 2, MAX_SIZE, zero_ok=True))
     put("beta_t_min", c.number("beta_t_min", e.beta_t_min, low=0, high=1, high_open=True))
     put("beta_stationary_tol", c.number("beta_stationary_tol", e.beta_stationary_tol, low=0,
                                       low_open=True))
@@ -375,11 +400,42 @@ def _validate(e: Entry):
     if bad:
         c.fail(f"extra has unknown key {bad[0]!r}; valid: {', '.join(EXTRA_KEYS)}")
     if "n_boot" in e.extra:
-        put("extra", {**e.extra, "n_boot": c.integer("extra.n_boot", e.extra["n_boot"], 2)})
+        put("extra", {**e.extra, "n_boot": c.integer("extra.n_boot", e.extra["n_boot"], 2,
+                                                         MAX_N_BOOT)})
     if not e.decay_t_max:
         put("decay_t_max", e.t_max)
     if not e.beta_t_max:
         put("beta_t_max", e.t_max)
+    _check_total_samples(c, e)
+
+
+def _stage_samples(e: Entry) -> dict:
+    """Return the samples each stage of an entry simulates (as ``_benchmark_measure`` runs them)."""
+    sweep = 0
+    for level in range(e.refine + 1):
+        last = level == e.refine and level > 0
+        pts = e.final_points if (last and e.final_points) else e.sweep_points
+        sweep += pts * ((e.final_samples or e.sweep_samples) if last else e.sweep_samples)
+    out = {"sweep_points x sweep_samples x (refine + 1)": sweep}
+    if e.decay:
+        out["decay_samples"] = e.decay_samples
+    if e.spreading is not None:
+        out["spreading.samples"] = e.spreading["samples"] * (
+            3 if e.spreading.get("shift", True) else 1)
+    out["fss_samples x len(fss_sizes)"] = (e.fss_samples * len(e.fss_sizes)
+                                           * (3 if e.fss_shift else 1))
+    out["beta_samples x len(beta_offsets)"] = e.beta_samples * len(e.beta_offsets)
+    return out
+
+
+def _check_total_samples(c: _Checker, e: Entry):
+    """Refuse an entry whose stages simulate more than :data:`MAX_TOTAL_SAMPLES` samples."""
+    parts = _stage_samples(e)
+    total = sum(parts.values())
+    if total > MAX_TOTAL_SAMPLES:
+        worst = max(parts, key=parts.get)
+        c.fail(f"the stages would simulate {total:.3g} samples in all, at most "
+               f"{MAX_TOTAL_SAMPLES:.0e}; most of them come from {worst} ({parts[worst]:.3g})")
 
 
 def _check_spreading(c: _Checker, sp):
@@ -396,9 +452,9 @@ def _check_spreading(c: _Checker, sp):
     if miss:
         c.fail(f"spreading lacks the key {miss[0]!r} (it needs {', '.join(SPREADING_KEYS)})")
     out = dict(sp)
-    out["size"] = c.integer("spreading.size", sp["size"], 2)
+    out["size"] = c.integer("spreading.size", sp["size"], 2, MAX_SIZE)
     out["t_max"] = c.number("spreading.t_max", sp["t_max"], low=4)
-    out["samples"] = c.integer("spreading.samples", sp["samples"], 2)
+    out["samples"] = c.integer("spreading.samples", sp["samples"], 2, MAX_SAMPLES)
     if "params" in sp:
         out["params"] = dict(c.mapping("spreading.params", sp["params"]))
     if "shift" in sp:
@@ -409,8 +465,10 @@ def _check_spreading(c: _Checker, sp):
 def _check_fss_sizes(c: _Checker, v):
     items = _as_list(v)
     ints = [_as_int(x) for x in items] if items is not None else None
-    if ints is None or any(i is None or i < 2 or i > 2**63 - 1 for i in ints):
+    if ints is None or any(i is None or i < 2 for i in ints):
         c.fail(f"fss_sizes must be a list of integers >= 2, got {_show(v)}")
+    if any(i > MAX_SIZE for i in ints):
+        c.fail(f"fss_sizes must be a list of integers in [2, {MAX_SIZE}], got {_show(v)}")
     if len(set(ints)) != len(ints):
         c.fail(f"fss_sizes must not repeat a size, got {_show(v)}")
     if len(ints) == 1:

@@ -49,22 +49,37 @@ def register(sub):
 
 
 def parse_values(name: str, text: str, kind=float):
-    """Parse ``"a,b,c"`` or ``"start:stop:num"`` into a list (one-line ``ValueError``)."""
+    """Parse ``"a,b,c"`` or ``"start:stop:num"`` into a list (one-line ``ValueError``).
+
+    At most ``training.MAX_GRID_VALUES`` values: a larger count is refused before anything
+    is allocated (``1:2:200000000`` used to build 1.7 GB of values before refusing).
+    """
+    from absorbphys.models.training import MAX_GRID_VALUES
+
     text = str(text).strip()
-    try:
-        if ":" in text:
-            parts = text.split(":")
+    bad = f"{name} must be a comma list or START:STOP:NUM, got {text!r}"
+    if ":" in text:
+        parts = text.split(":")
+        try:
             if len(parts) != 3:
                 raise ValueError
             a, b, n = float(parts[0]), float(parts[1]), int(parts[2])
-            if n < 1:
-                raise ValueError
-            vals = np.linspace(a, b, n).tolist()
-        else:
-            vals = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"{name} must be a comma list or START:STOP:NUM, got {text!r}"
-                         ) from None
+        except ValueError:
+            raise ValueError(bad) from None
+        if n < 1:
+            raise ValueError(bad)
+        if n > MAX_GRID_VALUES:
+            _fail(f"{name} must list at most {MAX_GRID_VALUES} values, got NUM={n} in "
+                  f"{text!r}")
+        vals = np.linspace(a, b, n).tolist()
+    else:
+        items = [v for v in text.split(",") if v.strip()]
+        if len(items) > MAX_GRID_VALUES:
+            _fail(f"{name} must list at most {MAX_GRID_VALUES} values, got {len(items)}")
+        try:
+            vals = [float(v) for v in items]
+        except ValueError:
+            raise ValueError(bad) from None
     if not vals:
         raise ValueError(f"{name} must list at least one value, got {text!r}")
     if kind is int:
@@ -165,6 +180,10 @@ def _validate(args):
     for name in ("width", "channels", "kernel_size", "n_train", "n_test", "lr", "epochs",
                  "batch_size", "repeats", "ntk_examples", "seed"):
         o[name] = _one("--" + name.replace("_", "-"), getattr(args, name), name)
+    n_train_runs = len(o["sigma_w"]) * len(o["depth"]) * len(o["sigma_b"]) * o["repeats"]
+    if n_train_runs > training.MAX_TRAININGS:
+        _fail(f"--sigma-w x --depth x --sigma-b x --repeats asks for {n_train_runs} trained "
+              f"networks, at most {training.MAX_TRAININGS:.0e}; use fewer values or repeats")
     d_in = _task_shape(o["task"], o["n_train"], o["n_test"])
     if o["arch"] == "cnn" and (o["kernel_size"] % 2 == 0 or o["kernel_size"] > d_in):
         _fail(f"--kernel-size must be odd and <= {d_in} (the input length of --task "
@@ -181,6 +200,10 @@ def _validate(args):
         o["crit_sb"] = _values("--critical-sigma-b", args.critical_sigma_b, "sigma_b")
         o["crit_w"] = ([o["width"]] if args.critical_widths is None
                        else _values("--critical-widths", args.critical_widths, "width", int))
+        n_crit = len(o["crit_sb"]) * len(o["crit_w"]) * len(o["depth"]) * o["repeats"]
+        if n_crit > training.MAX_TRAININGS:
+            _fail(f"--critical-sigma-b x --critical-widths x --depth x --repeats asks for "
+                  f"{n_crit} trained networks, at most {training.MAX_TRAININGS:.0e}")
         if len(o["crit_w"]) > 1 and o["arch"] != "mlp":
             _fail("--critical-widths: several widths need --arch mlp "
                   "(CNNs have --channels, not a width)")

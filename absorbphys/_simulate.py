@@ -24,7 +24,59 @@ _UNITS = {"rho": "1", "rho2": "1", "survival": "1", "n_active": "sites", "r2": "
 _MAX_SEED = 2**63 - 1
 
 
-_MAX_TIMES = 10**8  # output times with times=None (one float64 per time, batch and variable)
+#: Most output times of one run, whatever ``times`` asks for (every step, a count of
+#: log-spaced times, an array): each costs one float64 per batch and observable.
+_MAX_TIMES = 10**8
+#: Counts of log-spaced times up to this go through ``numpy.geomspace`` as before (at most
+#: 8 MiB; the grids of earlier versions, so sweep checkpoints keep their time digest);
+#: larger counts are built piecewise in memory proportional to the final grid.
+_GEOM_DIRECT = 2**20
+#: Margin below 1 of the spacing of neighbouring log-spaced points under which every integer
+#: between them is hit by rounding (leaves room for the rounding of ``exp``).
+_DENSE_MARGIN = 1e-3
+
+
+def _log_grid_discrete(t_max: int, n: int) -> np.ndarray:
+    """Return the distinct integers ``rint(geomspace(1, t_max, n))`` and 0, int64.
+
+    Memory is proportional to the returned grid, never to ``n`` or ``t_max``: where the
+    spacing of neighbouring points ``x_i = t_max**(i / (n - 1))`` is below 1 every integer
+    is hit, so that part is ``arange``; beyond it the points are at least ``1 - margin``
+    apart and few (their number is known before anything is allocated and checked against
+    :data:`_MAX_TIMES`).
+    """
+    if n <= _GEOM_DIRECT:
+        grid = np.geomspace(1.0, t_max, n)
+        return np.unique(np.concatenate([[0], np.rint(grid).astype(np.int64)]))
+    lr = math.log(t_max) / (n - 1) if t_max > 1 else 0.0
+    if lr == 0.0:
+        return np.array([0, 1], dtype=np.int64)
+    # x_i * expm1(lr) <= 1 - margin  <=>  i <= log((1 - margin) / expm1(lr)) / lr
+    bound = math.log((1.0 - _DENSE_MARGIN) / math.expm1(lr)) / lr
+    i0 = int(min(n - 1, max(0, math.floor(bound))))
+    k0 = min(t_max, int(math.floor(math.exp(i0 * lr))))
+    size = (k0 + 1) + (n - i0)  # 0..k0, then the points i0..n-1 (an upper bound)
+    if size > _MAX_TIMES:
+        raise ValueError(f"times: {n} log-spaced times up to t_max={t_max} give about "
+                         f"{size:.3g} distinct output times, at most {_MAX_TIMES:.0e}; "
+                         "ask for fewer times")
+    x = np.arange(i0, n, dtype=np.float64)  # in place from here: few copies of the points
+    x *= lr
+    np.exp(x, out=x)
+    np.rint(x, out=x)
+    sparse = x.astype(np.int64)
+    del x
+    sparse[-1] = t_max
+    np.minimum(sparse, t_max, out=sparse)
+    # the points increase (neighbours >= 1 - margin apart): drop repeats and those <= k0
+    keep = np.empty(sparse.size, dtype=bool)
+    keep[0] = sparse[0] > k0
+    np.not_equal(sparse[1:], sparse[:-1], out=keep[1:])
+    keep[1:] &= sparse[1:] > k0
+    out = np.empty(k0 + 1 + int(np.count_nonzero(keep)), dtype=np.int64)
+    out[:k0 + 1] = np.arange(0, k0 + 1, dtype=np.int64)
+    out[k0 + 1:] = sparse[keep]
+    return out
 
 
 def make_times(process: AbsorbingProcess, t_max, times=None) -> np.ndarray:
@@ -39,7 +91,10 @@ def make_times(process: AbsorbingProcess, t_max, times=None) -> np.ndarray:
     times : None, "log", int, or array_like
         ``None``: every integer time 0..t_max. ``"log"``: t = 0 and about 20 log-spaced times
         per decade up to t_max (distinct integers for discrete time). An int ``n``: ``n``
-        log-spaced times. An array: explicit times in [0, t_max], strictly increasing.
+        log-spaced times (for discrete time the distinct integers among them, built in
+        memory proportional to their number, never to ``n`` or ``t_max``). An array:
+        explicit times in [0, t_max], strictly increasing. At most 1e8 output times in
+        all, checked on the final grid before it is allocated.
 
     Returns
     -------
@@ -65,10 +120,12 @@ def make_times(process: AbsorbingProcess, t_max, times=None) -> np.ndarray:
             raise ValueError(f"times must be None, 'log', an int or an array, got {times!r}")
         n = int(max(2, round(20 * math.log10(max(t_max, 10))))) if isinstance(times, str) \
             else check_int("times", times, low=2)
-        grid = np.geomspace(1.0, t_max, n)
         if cont:
-            return np.concatenate([[0.0], grid])
-        return np.unique(np.concatenate([[0], np.rint(grid).astype(np.int64)]))
+            if n + 1 > _MAX_TIMES:  # every log-spaced time is distinct in continuous time
+                raise ValueError(f"times must be a count in [2, {_MAX_TIMES - 1:.0e}] of "
+                                 f"log-spaced times, got {n}")
+            return np.concatenate([[0.0], np.geomspace(1.0, t_max, n)])
+        return _log_grid_discrete(t_max, n)
     if isinstance(times, (float, np.floating)) or isinstance(times, (set, frozenset, dict)):
         raise TypeError(f"times must be None, 'log', an int count or a 1-d array of times, "
                         f"got {times!r}")
@@ -81,6 +138,9 @@ def make_times(process: AbsorbingProcess, t_max, times=None) -> np.ndarray:
         raise ValueError(f"times must be a 1-d array of times, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError("times must not be empty")
+    if arr.size > _MAX_TIMES:
+        raise ValueError(f"times must hold at most {_MAX_TIMES:.0e} output times, "
+                         f"got {arr.size}")
     if not np.all(np.isfinite(arr)) or arr[0] < 0 or arr[-1] > t_max:
         raise ValueError(f"times must lie in [0, t_max={t_max}], got [{arr.min()}, {arr.max()}]")
     if np.any(np.diff(arr) <= 0):
@@ -208,7 +268,11 @@ def simulate(process: AbsorbingProcess, t_max, samples=1, init="full", seed=0,
     Raises
     ------
     TypeError, ValueError
-        On bad input, with a one-line message naming the argument and its valid range.
+        On bad input, with a one-line message naming the argument and its valid range;
+        also, before any work, when the run cannot fit in memory (the samples running in
+        parallel, or the output arrays of the final time grid) or the model's own estimate
+        refuses it (e.g. the event count of the contact process, the variance overflow of
+        networks with unbounded activations).
     """
     if not isinstance(process, AbsorbingProcess):
         raise TypeError(f"process must be an AbsorbingProcess instance, got {process!r}")
@@ -222,9 +286,14 @@ def simulate(process: AbsorbingProcess, t_max, samples=1, init="full", seed=0,
     from absorbphys.config import configure_numba
 
     configure_numba()
+    # work and memory are estimated from the final grid before anything runs
+    check_run = getattr(process, "_check_run", None)  # optional hook of the built-in models
+    if check_run is not None:
+        check_run(tarr[-1].item(), samples, init)
     edges = sample_edges(samples, batches)
     chunk = _chunk_size(batches)
     _check_memory(process, min(chunk, batches))
+    _check_output_memory(batches, len(tarr))
     parts: dict[str, list] = {}
     with Progress(total=batches, desc=f"{process.name}", enabled=progress) as bar, \
             deferred_interrupt() as interrupted:
@@ -328,6 +397,24 @@ def _check_memory(process: AbsorbingProcess, parallel: int) -> None:
         raise ValueError(f"{size}={getattr(process, size)}: {par} sample(s) in parallel need "
                          f"at least {need * par / 2**30:.3g} GiB, more than the "
                          f"{avail / 2**30:.3g} GiB available; use a smaller {size}")
+
+
+#: Arrays of shape (batches, times) a run holds at once per observable: the kernels' sums,
+#: their concatenation over chunks and the normalised Dataset variable.
+_OUTPUT_COPIES = 3
+#: Observables a kernel may return (rho, rho2, survival, n_active, r2).
+_OUTPUT_VARS = 5
+
+
+def _check_output_memory(batches: int, n_times: int) -> None:
+    """Refuse a run whose output arrays (batches x times) cannot fit in memory."""
+    avail = _available_memory()
+    need = _OUTPUT_COPIES * _OUTPUT_VARS * 8 * int(batches) * int(n_times)
+    if avail and need > avail:
+        raise ValueError(f"times: {n_times} output times x {batches} batches need about "
+                         f"{need / 2**30:.3g} GiB for the results, more than the "
+                         f"{avail / 2**30:.3g} GiB available; record fewer times "
+                         "(times='log' or a count) or use fewer batches")
 
 
 def _chunk_size(batches: int) -> int:

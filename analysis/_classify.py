@@ -61,17 +61,47 @@ def _dim_attr(ds) -> int:
     return d
 
 
+def _check_schema(ds):
+    """Check the attributes that say what a run is: ``init``, ``control``, ``size_param``.
+
+    :func:`analyze` decides between decay and seed runs from ``init`` and reads a swept
+    dimension as the control parameter or the size only through these attributes: without
+    them the kind of run would be a guess. One-line errors naming the attribute and how to
+    add it (``ds.assign_attrs`` returns a copy; the schema of :func:`absorbphys.simulate`
+    has them).
+    """
+    init = ds.attrs.get("init")
+    if init is None:
+        raise ValueError("dataset has no 'init' attribute, needed to tell decay runs from the "
+                         "fully active state from seed runs; add it with "
+                         "ds.assign_attrs(init='full') or ds.assign_attrs(init='seed')")
+    if not isinstance(init, str):
+        raise ValueError(f"dataset attribute 'init' must be a string ('full', 'seed' or "
+                         f"'c0=...'), got {init!r}")
+    for name in ("control", "size_param"):
+        v = ds.attrs.get(name)
+        if v is not None and not isinstance(v, str):
+            raise ValueError(f"dataset attribute {name!r} must be a dimension name, got {v!r}")
+        if v in ("t", "batch"):
+            what = "time" if v == "t" else "batch"
+            raise ValueError(f"dataset attribute {name!r} names the {what} dimension {v!r}; it "
+                             "must name a swept parameter (e.g. ds.assign_attrs("
+                             f"{name}={'p' if name == 'control' else 'L'!r}))")
+
+
 def _check_dims(ds):
     """Every swept dim must be the ``control`` or the ``size_param`` attribute."""
     control, size = ds.attrs.get("control"), ds.attrs.get("size_param")
-    for name, v in (("control", control), ("size_param", size)):
-        if v is not None and not isinstance(v, str):
-            raise ValueError(f"dataset attribute {name!r} must be a dimension name, got {v!r}")
     other = [str(d) for d in ds.dims if d not in ("t", "batch", control, size)]
     if other:
+        if control is None and size is None:
+            raise ValueError(f"dataset is swept over {other[0]!r} but has no 'control' or "
+                             "'size_param' attribute to say what it is; add one, e.g. "
+                             f"ds.assign_attrs(control={other[0]!r}), or select one value "
+                             "(ds.sel)")
         raise ValueError(f"dataset is swept over {other[0]!r}, which is neither its 'control' "
-                         f"attribute ({control!r}) nor its 'size_param' ({size!r}); set "
-                         f"ds.attrs['control'] = {other[0]!r} or select one value (ds.sel)")
+                         f"attribute ({control!r}) nor its 'size_param' ({size!r}); use "
+                         f"ds.assign_attrs(control={other[0]!r}) or select one value (ds.sel)")
 
 
 def _squeeze(ds):
@@ -114,6 +144,11 @@ def analyze(ds: xr.Dataset, *, n_boot=100, seed=0):
       ``delta`` is consistent with 1), or
       ``delta'``, ``theta``, ``z``.
 
+    The kind of run is read from the schema attributes, never guessed: ``init`` (``"full"``,
+    ``"seed"`` or ``"c0=..."``) is required, and a swept dimension must be named by the
+    ``control`` or ``size_param`` attribute (one-line errors say how to add them with
+    ``ds.assign_attrs``). The input is never modified.
+
     Parameters
     ----------
     ds : xarray.Dataset
@@ -131,6 +166,7 @@ def analyze(ds: xr.Dataset, *, n_boot=100, seed=0):
     if not isinstance(ds, xr.Dataset):
         raise TypeError(f"expected an xarray Dataset, got {type(ds).__name__}")
     n_boot, seed = _check_boot(n_boot, seed)
+    _check_schema(ds)
     dim = _dim_attr(ds)
     ds = _squeeze(ds)
     _check_dims(ds)
@@ -428,6 +464,11 @@ def classify(*datasets, estimates=None, classes=None, dim=None, alpha=0.01, n_bo
             lo, hi = dim_range()
             raise ValueError(f"dim: the datasets have dim={dim}, outside the catalog's "
                              f"dimensions [{lo}, {hi}]; pass dim=... (0 for mean field)")
+    if dim is None and ("a" in est or "b" in est):
+        # the finite-size exponents are compared per linear size L or per number of sites N
+        raise ValueError("dim: no dataset has a 'dim' attribute, needed to compare the "
+                         "finite-size exponents a, b (scaling with L or with N); pass dim=... "
+                         "(0 for mean field and networks)")
     size_kind = "N" if dim == 0 else "L"
     exps = {k: v for k, v in est.items() if k in EXPONENTS}
     if not exps:

@@ -57,7 +57,9 @@ def get_var(obj, var: str) -> xr.DataArray:
         if var not in obj.data_vars:
             raise ValueError(f"var: dataset has no variable {var!r} "
                              f"(has: {', '.join(map(str, obj.data_vars)) or 'none'})")
-        da = obj[var]
+        # a new DataArray (copied attrs, shared data) carrying the dataset's attributes: the
+        # input, its variables and their attrs are never modified
+        da = obj[var].copy(deep=False)
         da.attrs = {**obj.attrs, **da.attrs}
         return da
     if isinstance(obj, xr.DataArray):
@@ -192,7 +194,20 @@ def as_control_dim(obj, control=None):
     if control is None:
         raise ValueError("control: give the swept control dimension (e.g. control='p'); "
                          "the data have no 'control' attribute")
+    if not isinstance(control, str):
+        raise ValueError(f"control: must be the name of the swept dimension, got {control!r}")
     if control not in obj.dims:
         raise ValueError(f"control: {control!r} is not a dimension of the data "
                          f"(dims: {tuple(obj.dims)}); sweep over it first")
     return control
+
+
+def check_control_values(x, control):
+    """Raise a one-line error unless the control coordinate ``x`` is finite (NaN-free)."""
+    fin = np.isfinite(x)
+    if not np.any(fin):
+        raise ValueError(f"control: coordinate {control!r} has no finite values (all NaN or "
+                         "inf); give the swept parameter values")
+    if not np.all(fin):
+        raise ValueError(f"control: coordinate {control!r} has {int((~fin).sum())} non-finite "
+                         "value(s); drop those points (ds.where / ds.sel) or give the values")

@@ -12,7 +12,14 @@ import numpy as np
 import xarray as xr
 
 from . import _core
-from ._data import as_control_dim, curves, require_positive, safe_log, window_mask
+from ._data import (
+    as_control_dim,
+    check_control_values,
+    curves,
+    require_positive,
+    safe_log,
+    window_mask,
+)
 from ._estimate import Estimate, as_estimate
 
 
@@ -348,13 +355,21 @@ def _control_curves(obj, var, control, dim, sample_dim):
     if not isinstance(obj, (xr.Dataset, xr.DataArray)):
         raise TypeError(f"expected an xarray Dataset or DataArray, got {type(obj).__name__}")
     control = as_control_dim(obj, control)
+    if control in (dim, sample_dim):
+        what = "time" if control == dim else "batch"
+        raise ValueError(f"control: {control!r} is the {what} dimension, not a swept "
+                         "parameter; give the swept dimension (e.g. control='p')")
     obj = obj.sortby(control)
     c = curves(obj, var, dim, sample_dim)
     if c.extra_dims != (control,):
         other = [d for d in c.extra_dims if d != control]
         raise ValueError(f"control: the data must be swept over {control!r} only; select one "
                          f"value of {other} first (e.g. ds.sel({other[0]}=...))")
-    x = np.asarray(c.extra_coords[control], dtype=np.float64)
+    try:
+        x = np.asarray(c.extra_coords[control], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"control: coordinate {control!r} must be numeric") from None
+    check_control_values(x, control)
     if x.size < 2:
         raise ValueError(f"control: need at least 2 values of {control!r}, got {x.size}")
     if np.any(np.diff(x) <= 0):

@@ -31,7 +31,15 @@ from typing import ClassVar
 import numpy as np
 from absorbphys.models import _cnn_cpu
 from absorbphys.models.activations import ACTIVATIONS, get_activation
-from absorbphys.models.meanfield import check_c0_init, init_rho, input_variance
+from absorbphys.models.meanfield import (
+    Q0,
+    SIGMA_B,
+    SIGMA_W,
+    check_c0_init,
+    check_overflow,
+    init_rho,
+    input_variance,
+)
 
 import absorbphys
 from absorbphys._kernels import sums_dict
@@ -53,10 +61,11 @@ class CNN(AbsorbingProcess):
     channels : int
         Channels per site C (>= 2): the local width.
     sigma_w : float
-        Weight standard deviation (>= 0), weights N(0, sigma_w**2 / (channels *
-        kernel_size**dim)). The control parameter.
+        Weight standard deviation, in [0, 1e12] (the bound keeps the arithmetic finite, see
+        :data:`~absorbphys.models.meanfield.SIGMA_MAX`), weights N(0, sigma_w**2 /
+        (channels * kernel_size**dim)). The control parameter.
     sigma_b : float
-        Bias standard deviation (>= 0).
+        Bias standard deviation, in [0, 1e12].
     kernel_size : int
         Window side K, 1 <= K <= L (offsets ``-(K//2) .. K - 1 - K//2``).
     dim : {1, 2}
@@ -71,8 +80,8 @@ class CNN(AbsorbingProcess):
     dtype : {"float64", "float32"}
         Storage precision of ``h`` and ``d``.
     q0 : float
-        Input variance at layer 0; ``0`` (default) means the mean-field fixed point ``q*``
-        (1 where ``q*`` is 0 or infinite).
+        Input variance at layer 0, at most 1e24; ``0`` (default) means the mean-field fixed
+        point ``q*`` (1 where ``q*`` is 0 or infinite).
     seed_rho : float
         ``1 - c0`` at the perturbed site of the ``"seed"`` initial condition (default 1e-6).
 
@@ -81,7 +90,9 @@ class CNN(AbsorbingProcess):
     Initial conditions: ``"full"`` (independent replicas, ``c0 = 0`` at every site),
     ``"seed"`` (the two inputs differ at site 0 only, with ``c0 = 1 - seed_rho`` there) or a
     float ``c0`` in [-1, 1] (every site). ``n_active`` and ``r2`` (squared minimum-image
-    distance of the active sites from site 0) are produced for seed runs.
+    distance of the active sites from site 0) are produced for seed runs. As for
+    :class:`~absorbphys.models.mlp.MLP`, depths at which the variance of an unbounded
+    activation would overflow are refused before the run.
     """
 
     L: int
@@ -101,8 +112,8 @@ class CNN(AbsorbingProcess):
     params: ClassVar[dict] = {
         "L": Param("int", 2, doc="grid side (spatial system size)"),
         "channels": Param("int", 2, doc="channels per site (local width)"),
-        "sigma_w": Param("float", 0.0, doc="weight standard deviation (control parameter)"),
-        "sigma_b": Param("float", 0.0, doc="bias standard deviation"),
+        "sigma_w": SIGMA_W,
+        "sigma_b": SIGMA_B,
         "kernel_size": Param("int", 1, default=3, doc="kernel window side"),
         "dim": Param("int", 1, 2, default=1, doc="grid dimension"),
         "activation": Param("callable", choices=ACTIVATIONS, default="tanh",
@@ -112,7 +123,7 @@ class CNN(AbsorbingProcess):
         "eps": Param("float", 0.0, default=1e-12, doc="per-site absorption threshold"),
         "dtype": Param("str", choices=("float64", "float32"), default="float64",
                        doc="floating-point precision"),
-        "q0": Param("float", 0.0, default=0.0, doc="input variance (0: the fixed point q*)"),
+        "q0": Q0,
         "seed_rho": Param("float", 0.0, 2.0, low_open=True, default=1e-6,
                           doc="1 - c0 at the seed site"),
     }
@@ -128,6 +139,19 @@ class CNN(AbsorbingProcess):
 
     def _check_init(self, init):
         return check_c0_init(init)
+
+    def _check_run(self, t_max, samples, init):
+        """Refuse depths at which the variance of unbounded activations overflows float64."""
+        check_overflow(self.sigma_w, self.sigma_b, self.activation, self.input_variance(),
+                       int(t_max))
+
+    def _state_bytes(self):
+        # per sample: h, d (storage dtype), phi(h) and its difference (float64), the weights
+        # of one layer (allocated for both variants); shared: the window table and r2 of sites
+        sites, c = int(self.L) ** int(self.dim), int(self.channels)
+        nk = int(self.kernel_size) ** int(self.dim)
+        item = np.dtype(self.dtype).itemsize
+        return sites * c * (2 * item + 16) + 8 * nk * c * c + 8 * sites * (nk + 1)
 
     def is_absorbed(self, rho):
         """Return whether ``rho <= eps`` (applied per site by the kernel)."""

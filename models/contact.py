@@ -12,6 +12,12 @@ Time unit: with this increment one unit of ``t`` is the mean lifetime of an acti
 :math:`\dot\rho = (\lambda - 1)\rho - \lambda\rho^2`. Codes that advance time by
 ``1 / N_active`` per event measure time in units of ``1 / (1 + lam)`` of this; critical
 points and exponents do not depend on the choice.
+
+Cost: one unit of time takes about ``(1 + lam) * N_active`` events, so the work of a run
+grows with ``lam`` as well as with size, ``t_max`` and samples. ``lam`` is bounded by
+:data:`LAM_MAX` (far above every critical point), and a run from the fully active state
+whose expected event count is out of reach (:data:`MAX_EVENTS_PER_SAMPLE`,
+:data:`MAX_EVENTS`) is refused before it starts, naming ``lam``, the size and ``t_max``.
 """
 
 from __future__ import annotations
@@ -24,7 +30,43 @@ import absorbphys
 from absorbphys import AbsorbingProcess, Param
 from absorbphys._kernels import sums_dict
 
-_LAM = Param("float", low=0.0, doc="infection rate per active site (death rate 1)")
+#: Largest infection rate. The transition lies at lam_c <= 3.3 (1.65 in 2D, 1 on the
+#: complete graph); at lam = 1e6 the stationary density is within ~1e-6 of 1 (nothing left
+#: to measure) while one unit of time costs (1 + lam) x active sites events: lam = 1e8 ran
+#: for minutes on 16 sites and lam = 1e308 never ended (time increments below the
+#: resolution of t).
+LAM_MAX = 1e6
+_LAM = Param("float", low=0.0, high=LAM_MAX,
+             doc="infection rate per active site (death rate 1)")
+#: Most events one sample may need (fully active start): beyond 2**48 the time increment
+#: 1 / ((1 + lam) n) is within 16 ulp of t (the clock loses accuracy), and from about 2**53
+#: on it no longer advances t at all (the run never ends).
+MAX_EVENTS_PER_SAMPLE = 2**48
+#: Most events one run may need in all (about 4 years of one core at ~7e6 events/s).
+MAX_EVENTS = 10**15
+
+
+def _check_events(proc, n_sites, t_max, samples, init):
+    """Refuse a run whose expected event count is beyond reach (one-line ``ValueError``).
+
+    From the fully active state a sample needs about ``(1 + lam) * n_active * t_max``
+    events, ``n_active <= n_sites``; seed runs are not estimated (their active cluster stays
+    small near and below the transition, and the bound would refuse ordinary runs).
+    """
+    if init != "full":
+        return
+    size = proc.size_param
+    per = (1.0 + proc.lam) * float(n_sites) * float(t_max)
+    if per > MAX_EVENTS_PER_SAMPLE:
+        raise ValueError(f"lam, {size}, t_max: a sample from the fully active state needs about "
+                         f"(1 + lam) x sites x t_max = {per:.3g} events, beyond "
+                         f"{MAX_EVENTS_PER_SAMPLE:.3g} (float64 time resolution); use a "
+                         f"smaller lam, {size} or t_max")
+    if per * samples > MAX_EVENTS:
+        raise ValueError(f"lam, {size}, t_max, samples: the run needs about (1 + lam) x sites x "
+                         f"t_max x samples = {per * samples:.3g} events, more than "
+                         f"{MAX_EVENTS:.0e} (years of CPU); use fewer samples, a smaller lam, "
+                         f"{size} or t_max")
 
 
 class _ContactBase(AbsorbingProcess):
@@ -44,8 +86,8 @@ class ContactProcess(_ContactBase):
     L : int
         Linear size, >= 2 (``L**dim`` sites), periodic boundaries.
     lam : float
-        Infection rate :math:`\lambda \ge 0` (finite); the death rate is 1. The control
-        parameter.
+        Infection rate :math:`\lambda`, in [0, 1e6] (:data:`LAM_MAX`); the death rate is 1.
+        The control parameter.
     dim : int
         Spatial dimension, 1, 2 or 3.
 
@@ -84,6 +126,10 @@ class ContactProcess(_ContactBase):
     def _state_bytes(self):
         return 8 * int(self.L) ** int(self.dim)  # active list and position index (int32)
 
+    def _check_run(self, t_max, samples, init):
+        """Refuse runs whose event count is out of reach (see :func:`_check_events`)."""
+        _check_events(self, int(self.L) ** int(self.dim), t_max, samples, init)
+
     def _run(self, backend, times, sample_edges, init, seed):
         from absorbphys.models import _contact_cpu
 
@@ -112,7 +158,7 @@ class MeanFieldContactProcess(_ContactBase):
     N : int
         Number of sites, >= 2.
     lam : float
-        Infection rate :math:`\lambda \ge 0` (finite); the death rate is 1.
+        Infection rate :math:`\lambda`, in [0, 1e6] (:data:`LAM_MAX`); the death rate is 1.
 
     Notes
     -----
@@ -137,6 +183,10 @@ class MeanFieldContactProcess(_ContactBase):
         "N": Param("int", low=2, doc="number of sites (complete graph)"),
         "lam": _LAM,
     }
+
+    def _check_run(self, t_max, samples, init):
+        """Refuse runs whose event count is out of reach (see :func:`_check_events`)."""
+        _check_events(self, int(self.N), t_max, samples, init)
 
     def _run(self, backend, times, sample_edges, init, seed):
         from absorbphys.models import _contact_cpu

@@ -38,7 +38,16 @@ from functools import lru_cache
 from typing import ClassVar
 
 import numpy as np
-from absorbphys.models.activations import ACTIVATIONS, get_activation
+from absorbphys.models.activations import (
+    ACTIVATIONS,
+    ERF,
+    HARD_TANH,
+    LINEAR,
+    RELU,
+    SIN,
+    TANH,
+    get_activation,
+)
 from scipy import optimize
 
 import absorbphys
@@ -53,7 +62,31 @@ _SEG = 1.0       # segment length in z (at most)
 _SEG_Q = 0.8     # ... and at most _SEG_Q / sqrt(q): resolves the complex poles of tanh
 _MAX_SEG = 400
 _ZMAX = 9.0
-_QMAX = 1e100
+_QMAX = 1e100    # expectations are taken at min(q, _QMAX)
+
+#: Largest weight or bias standard deviation any network function accepts. Physical values
+#: are O(1-10) (the critical lines of the built-in activations lie below sigma_w = 10 for
+#: sigma_b <= 5); up to 1e12 the arithmetic stays far from float64 overflow for every
+#: activation: ``sigma_w**2 q + sigma_b**2`` and the fixed point ``q* <= sigma_w**2 +
+#: sigma_b**2 <= 2e24`` of the bounded activations, ``sigma_b**2 / (1 - chi)`` (<= 1e40) of
+#: relu/linear below their critical slope, and the Gram sums ``(N q)**2`` of a width-N
+#: network (below 1e250 for any N < 1e75), whereas ``sigma_w >= 1e154`` overflowed
+#: ``sigma_w**2`` itself and ``sigma_w >= 1e15`` made ``q* > 1e30`` read as infinite.
+SIGMA_MAX = 1e12
+#: Largest input variance ``q0``: ``SIGMA_MAX**2``, the variance scale the bound allows.
+Q0_MAX = 1e24
+#: Largest finite fixed point the search of ``q*`` looks for (beyond: ``inf``); above every
+#: finite ``q*`` the sigma bounds allow (``sigma_b**2 / 2**-53 < 1e41``).
+_QSTAR_MAX = 1e60
+#: Variance above which a finite-width network is refused (see :func:`overflow_layer`): the
+#: Gram sums of ``N`` units reach ``(N q)**2``, which must stay below float64's 1.8e308.
+Q_OVERFLOW = 1e100
+
+#: Shared parameter specifications of the network models and the mean-field functions.
+SIGMA_W = Param("float", 0.0, SIGMA_MAX, doc="weight standard deviation (control parameter)")
+SIGMA_B = Param("float", 0.0, SIGMA_MAX, doc="bias standard deviation")
+Q0 = Param("float", 0.0, Q0_MAX, default=0.0, doc="input variance (0: the fixed point q*)")
+_Q = Param("float", 0.0, _QMAX)
 
 
 @lru_cache(maxsize=None)
@@ -97,9 +130,7 @@ def _expect1(act, q, f):
 
 
 def _check_sw_sb(sigma_w, sigma_b):
-    sigma_w = Param("float", 0.0).check("sigma_w", sigma_w)
-    sigma_b = Param("float", 0.0).check("sigma_b", sigma_b)
-    return sigma_w, sigma_b
+    return SIGMA_W.check("sigma_w", sigma_w), SIGMA_B.check("sigma_b", sigma_b)
 
 
 def variance_map(q, sigma_w, sigma_b, activation="tanh"):
@@ -108,9 +139,9 @@ def variance_map(q, sigma_w, sigma_b, activation="tanh"):
     Parameters
     ----------
     q : float
-        Current pre-activation variance (>= 0).
+        Current pre-activation variance, in [0, 1e100].
     sigma_w, sigma_b : float
-        Weight and bias standard deviations (>= 0).
+        Weight and bias standard deviations, in [0, 1e12] (:data:`SIGMA_MAX`).
     activation : str or callable
         Activation (see :func:`absorbphys.models.activations.get_activation`).
 
@@ -118,7 +149,12 @@ def variance_map(q, sigma_w, sigma_b, activation="tanh"):
     -------
     float
     """
-    act = get_activation(activation)
+    q = _Q.check("q", q)
+    sigma_w, sigma_b = _check_sw_sb(sigma_w, sigma_b)
+    return _variance_map(q, sigma_w, sigma_b, get_activation(activation))
+
+
+def _variance_map(q, sigma_w, sigma_b, act):
     return sigma_w ** 2 * _expect1(act, q, lambda x: act.np_phi(x) ** 2) + sigma_b ** 2
 
 
@@ -128,7 +164,7 @@ def q_star(sigma_w, sigma_b, activation="tanh"):
     Parameters
     ----------
     sigma_w, sigma_b : float
-        Weight and bias standard deviations (>= 0).
+        Weight and bias standard deviations, in [0, 1e12] (:data:`SIGMA_MAX`).
     activation : str or callable
         Activation.
 
@@ -145,7 +181,7 @@ def q_star(sigma_w, sigma_b, activation="tanh"):
 
 def _q_star(sigma_w, sigma_b, act):
     def g(q):
-        return variance_map(q, sigma_w, sigma_b, act) - q
+        return _variance_map(q, sigma_w, sigma_b, act) - q
 
     lo = sigma_b ** 2 if sigma_b > 0 else 1e-300
     if sigma_w == 0:
@@ -163,7 +199,7 @@ def _q_star(sigma_w, sigma_b, act):
     hi = max(2.0 * lo, 1.0)
     while g(hi) > -1e-13 * hi:
         hi *= 4.0
-        if hi > 1e30:
+        if hi > _QSTAR_MAX:
             return math.inf
     return optimize.brentq(g, lo, hi, xtol=1e-15, rtol=1e-15, maxiter=200)
 
@@ -177,7 +213,7 @@ def chi1(sigma_w, sigma_b, activation="tanh"):
     Parameters
     ----------
     sigma_w, sigma_b : float
-        Weight and bias standard deviations (>= 0).
+        Weight and bias standard deviations, in [0, 1e12] (:data:`SIGMA_MAX`).
     activation : str or callable
         Activation.
 
@@ -203,7 +239,7 @@ def critical_sigma_w(sigma_b, activation="tanh"):
     Parameters
     ----------
     sigma_b : float
-        Bias standard deviation (>= 0).
+        Bias standard deviation, in [0, 1e12] (:data:`SIGMA_MAX`).
     activation : str or callable
         Activation.
 
@@ -216,7 +252,7 @@ def critical_sigma_w(sigma_b, activation="tanh"):
     ValueError
         If ``chi1`` stays below 1 up to ``sigma_w = 1e4`` (no transition).
     """
-    sigma_b = Param("float", 0.0).check("sigma_b", sigma_b)
+    sigma_b = SIGMA_B.check("sigma_b", sigma_b)
     act = get_activation(activation)
     return _critical(sigma_b, act)
 
@@ -240,7 +276,7 @@ def critical_line(sigma_b_values, activation="tanh"):
     Parameters
     ----------
     sigma_b_values : array_like
-        Bias standard deviations (>= 0).
+        Bias standard deviations, in [0, 1e12] (:data:`SIGMA_MAX`).
     activation : str or callable
         Activation.
 
@@ -251,7 +287,7 @@ def critical_line(sigma_b_values, activation="tanh"):
     """
     sb = np.asarray(sigma_b_values, dtype=np.float64)
     act = get_activation(activation)
-    out = np.array([_critical(Param("float", 0.0).check("sigma_b", float(s)), act)
+    out = np.array([_critical(SIGMA_B.check("sigma_b", float(s)), act)
                     for s in sb.ravel()])
     return out.reshape(sb.shape)
 
@@ -321,8 +357,8 @@ def rho_map(rho, sigma_w, sigma_b, activation="tanh", q=None):
     """
     sigma_w, sigma_b = _check_sw_sb(sigma_w, sigma_b)
     act = get_activation(activation)
-    q = _q_star(sigma_w, sigma_b, act) if q is None else float(q)
-    qn = variance_map(q, sigma_w, sigma_b, act)
+    q = _q_star(sigma_w, sigma_b, act) if q is None else _Q.check("q", q)
+    qn = _variance_map(q, sigma_w, sigma_b, act)
     r = np.asarray(rho, dtype=np.float64)
     if np.any((r < 0) | (r > 2)):
         raise ValueError("rho must be in [0, 2]")
@@ -411,7 +447,7 @@ def kappa(sigma_b, activation="tanh"):
     Parameters
     ----------
     sigma_b : float
-        Bias standard deviation (>= 0).
+        Bias standard deviation, in [0, 1e12] (:data:`SIGMA_MAX`).
     activation : str or callable
         A twice-differentiable activation.
 
@@ -425,7 +461,7 @@ def kappa(sigma_b, activation="tanh"):
         For activations with kinks (``relu``, ``hard_tanh``): their second derivative is a
         delta function, the map has :math:`\rho^{3/2}` corrections and no finite ``kappa``.
     """
-    sigma_b = Param("float", 0.0).check("sigma_b", sigma_b)
+    sigma_b = SIGMA_B.check("sigma_b", sigma_b)
     act = get_activation(activation)
     if not act.smooth:
         raise ValueError(f"kappa needs a twice-differentiable activation, got {act.name!r} "
@@ -455,22 +491,44 @@ def mean_field_trajectory(sigma_w, sigma_b, activation, t_max, rho0, q0=None):
     -------
     rho, q : numpy.ndarray
     """
-    act = get_activation(activation)
+    sigma_w, sigma_b = _check_sw_sb(sigma_w, sigma_b)
+    t_max = Param("int", 0).check("t_max", t_max)
+    rho0 = Param("float", 0.0, 2.0).check("rho0", rho0)
+    q0 = None if q0 is None else Q0.check("q0", q0)
+    return _trajectory(get_activation(activation), sigma_w, sigma_b,
+                       np.arange(t_max + 1, dtype=np.int64), rho0, q0)
+
+
+def _trajectory(act, sigma_w, sigma_b, times, rho0, q0):
+    """``(rho, q)`` at the sorted layers ``times`` only: memory O(len(times)), not O(t_max).
+
+    Once a layer maps to itself (same ``q`` and ``rho``: absorbed, or a fixed point reached
+    to the last bit) every later layer is the same, and the iteration stops there.
+    """
     q = _q_star(sigma_w, sigma_b, act) if q0 is None else float(q0)
     fixed = q0 is None
     if fixed and not (0.0 < q < math.inf):
         # no finite nonzero fixed point (e.g. relu with sigma_w**2 >= 2, or sigma_b = 0 in
         # the ordered phase): start from q = 1 and follow the variance map, as MLP does
         q, fixed = 1.0, False
-    rho = np.empty(t_max + 1)
-    qs = np.empty(t_max + 1)
-    rho[0], qs[0] = rho0, q
+    times = np.asarray(times, dtype=np.int64)
+    rho = np.empty(times.size)
+    qs = np.empty(times.size)
     r = float(rho0)
-    for t in range(1, t_max + 1):
-        qn = q if fixed else variance_map(q, sigma_w, sigma_b, act)
-        r = _rho_map(act, sigma_w, sigma_b, q, r, qn)
-        q = qn
-        rho[t], qs[t] = r, q
+    t, i = 0, 0
+    while i < times.size:
+        while i < times.size and times[i] == t:
+            rho[i], qs[i] = r, q
+            i += 1
+        if i == times.size:
+            break
+        qn = q if fixed else _variance_map(q, sigma_w, sigma_b, act)
+        rn = _rho_map(act, sigma_w, sigma_b, q, r, qn)
+        if rn == r and qn == q:  # stationary from here on
+            rho[i:], qs[i:] = r, q
+            break
+        r, q = rn, qn
+        t += 1
     return rho, qs
 
 
@@ -487,9 +545,9 @@ class MeanFieldNetwork(AbsorbingProcess):
     Parameters
     ----------
     sigma_w : float
-        Weight standard deviation (>= 0); the control parameter.
+        Weight standard deviation, in [0, 1e12] (:data:`SIGMA_MAX`); the control parameter.
     sigma_b : float
-        Bias standard deviation (>= 0).
+        Bias standard deviation, in [0, 1e12] (:data:`SIGMA_MAX`).
     activation : str or callable
         Activation (``"tanh"``, ``"erf"``, ``"relu"``, ``"hard_tanh"``, ``"sin"``,
         ``"linear"`` or a function).
@@ -518,11 +576,11 @@ class MeanFieldNetwork(AbsorbingProcess):
 
     name: ClassVar[str] = "mf_network"
     params: ClassVar[dict] = {
-        "sigma_w": Param("float", 0.0, doc="weight standard deviation (control parameter)"),
-        "sigma_b": Param("float", 0.0, doc="bias standard deviation"),
+        "sigma_w": SIGMA_W,
+        "sigma_b": SIGMA_B,
         "activation": Param("callable", choices=ACTIVATIONS, default="tanh",
                             doc="activation function"),
-        "q0": Param("float", 0.0, default=0.0, doc="input variance (0: the fixed point q*)"),
+        "q0": Q0,
         "seed_rho": Param("float", 0.0, 2.0, low_open=True, default=1e-6,
                           doc="1 - c0 of the 'seed' initial condition"),
         "eps": Param("float", 0.0, default=1e-12, doc="absorption threshold on rho"),
@@ -553,12 +611,83 @@ class MeanFieldNetwork(AbsorbingProcess):
     def _run(self, backend, times, sample_edges, init, seed):
         rho0 = init_rho(init, self.seed_rho)
         q0 = None if self.q0 == 0 else self.q0
-        rho, _ = mean_field_trajectory(self.sigma_w, self.sigma_b, self.activation,
-                                       int(times[-1]), rho0, q0)
-        r = rho[np.asarray(times, dtype=np.int64)]
+        r, _ = _trajectory(get_activation(self.activation), self.sigma_w, self.sigma_b,
+                           times, rho0, q0)
         n = np.diff(sample_edges).astype(np.float64)[:, None]
         return {"rho": n * r, "rho2": n * r * r,
                 "survival": n * (r > self.eps).astype(np.float64)}
+
+
+def overflow_layer(sigma_w, sigma_b, activation, q0, t_max):
+    r"""Return the first layer ``<= t_max`` whose variance leaves float64's safe range, or None.
+
+    Follows the infinite-width variance map :math:`q_{l+1} = \sigma_w^2 E[\phi(\sqrt{q_l}
+    z)^2] + \sigma_b^2` from ``q0`` and returns the first layer where ``q`` exceeds
+    :data:`Q_OVERFLOW` (1e100): a finite-width network (whose variance follows this map up
+    to fluctuations) would overflow there and report ``rho = 2``. Bounded activations
+    (``tanh``, ``erf``, ``hard_tanh``, ``sin``) keep ``q <= sigma_w**2 + sigma_b**2``;
+    ``linear`` and ``relu`` grow by :math:`g = \sigma_w^2` (``relu``: :math:`\sigma_w^2/2`)
+    per layer and are solved in closed form; user functions are followed for up to 64
+    layers and extrapolated geometrically from the last ratio.
+
+    Parameters
+    ----------
+    sigma_w, sigma_b : float
+        Validated weight and bias standard deviations.
+    activation : str, Activation or callable
+        Activation.
+    q0 : float
+        Variance at layer 0.
+    t_max : int
+        Last layer.
+
+    Returns
+    -------
+    int or None
+    """
+    act = get_activation(activation)
+    q0 = float(q0)
+    if act.code in (TANH, ERF, HARD_TANH, SIN) or t_max < 1:
+        return None
+    if act.code in (LINEAR, RELU):
+        g = sigma_w ** 2 if act.code == LINEAR else 0.5 * sigma_w ** 2
+        if g <= 1.0:  # bounded, or q0 + l sigma_b**2 (< 1e43 for any int64 l): no overflow
+            return None
+        # q_l = g**l (q0 + c) - c with c = sigma_b**2 / (g - 1)
+        c = sigma_b ** 2 / (g - 1.0)
+        base = q0 + c
+        if base <= 0.0:
+            return None
+        layer = max(1, math.ceil(math.log((Q_OVERFLOW + c) / base) / math.log(g)))
+        return layer if layer <= t_max else None
+    q, prev = q0, q0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for layer in range(1, min(int(t_max), 64) + 1):
+            prev, q = q, _variance_map(q, sigma_w, sigma_b, act)
+            if not q <= Q_OVERFLOW:  # also NaN/inf from a function that overflows itself
+                return layer
+            if abs(q - prev) <= 1e-12 * q:
+                return None
+    if t_max <= 64 or not (q > prev > 0.0):
+        return None
+    layer = 64 + math.ceil(math.log(Q_OVERFLOW / q) / math.log(q / prev))
+    return layer if layer <= t_max else None
+
+
+def check_overflow(sigma_w, sigma_b, activation, q0, t_max):
+    """Raise a one-line ``ValueError`` if a network's variance overflows by layer ``t_max``.
+
+    See :func:`overflow_layer`; the message names ``t_max`` and the largest depth allowed.
+    """
+    act = get_activation(activation)
+    layer = overflow_layer(sigma_w, sigma_b, act, q0, t_max)
+    if layer is None:
+        return
+    how = {LINEAR: "sigma_w <= 1", RELU: "sigma_w <= sqrt(2)"}.get(act.code, "a smaller sigma_w")
+    raise ValueError(f"t_max: with activation {act.name!r} and sigma_w={sigma_w:g} the "
+                     f"variance of the pre-activations grows without bound and exceeds "
+                     f"{Q_OVERFLOW:g} (float64 overflow of the sums) at layer {layer}; use "
+                     f"t_max <= {layer - 1} or {how}")
 
 
 def check_c0_init(init):

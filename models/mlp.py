@@ -42,7 +42,15 @@ from typing import ClassVar
 import numpy as np
 from absorbphys.models import _mlp_cpu
 from absorbphys.models.activations import ACTIVATIONS, get_activation
-from absorbphys.models.meanfield import check_c0_init, init_rho, input_variance
+from absorbphys.models.meanfield import (
+    Q0,
+    SIGMA_B,
+    SIGMA_W,
+    check_c0_init,
+    check_overflow,
+    init_rho,
+    input_variance,
+)
 
 import absorbphys
 from absorbphys._params import Param
@@ -61,10 +69,11 @@ class MLP(AbsorbingProcess):
     width : int
         Number of units N (>= 2): the system size.
     sigma_w : float
-        Weight standard deviation (>= 0); weights are N(0, sigma_w**2 / width). The control
-        parameter.
+        Weight standard deviation, in [0, 1e12]; weights are N(0, sigma_w**2 / width). The
+        control parameter. The bound keeps the arithmetic finite (see
+        :data:`~absorbphys.models.meanfield.SIGMA_MAX`).
     sigma_b : float
-        Bias standard deviation (>= 0).
+        Bias standard deviation, in [0, 1e12].
     activation : str or callable
         ``"tanh"``, ``"erf"``, ``"relu"``, ``"hard_tanh"``, ``"sin"``, ``"linear"`` or a
         Numba-compilable scalar function (see
@@ -85,6 +94,7 @@ class MLP(AbsorbingProcess):
         Variance of the layer-0 pre-activations (the inputs); ``0`` (default) means the
         fixed point ``q*`` of the variance map (1 where ``q*`` is 0 or infinite), so finite
         widths compare directly with :class:`~absorbphys.models.meanfield.MeanFieldNetwork`.
+        At most 1e24 (``SIGMA_MAX**2``).
     seed_rho : float
         ``1 - c0`` of the ``"seed"`` initial condition (default 1e-6).
 
@@ -96,7 +106,11 @@ class MLP(AbsorbingProcess):
     ``n_active`` (seed runs) is ``width * rho`` for samples with ``rho > eps`` and 0
     otherwise — the complete-graph convention (number of active units = N times the
     density); there is no ``r2`` (no space). Memory is O(width) per thread (gaussian) or
-    O(width**2) (weights); depth never multiplies memory.
+    O(width**2) (weights); depth never multiplies memory. With unbounded activations
+    (``linear``, ``relu``, user functions) the variance can grow geometrically with depth:
+    :func:`~absorbphys.simulate` refuses a ``t_max`` at which it would exceed 1e100 (see
+    :func:`~absorbphys.models.meanfield.overflow_layer`) instead of reporting ``rho = 2``
+    from overflowed sums.
     """
 
     width: int
@@ -113,8 +127,8 @@ class MLP(AbsorbingProcess):
     name: ClassVar[str] = "mlp"
     params: ClassVar[dict] = {
         "width": Param("int", 2, doc="number of units N (system size)"),
-        "sigma_w": Param("float", 0.0, doc="weight standard deviation (control parameter)"),
-        "sigma_b": Param("float", 0.0, doc="bias standard deviation"),
+        "sigma_w": SIGMA_W,
+        "sigma_b": SIGMA_B,
         "activation": Param("callable", choices=ACTIVATIONS, default="tanh",
                             doc="activation function"),
         "method": Param("str", choices=("gaussian", "weights"), default="gaussian",
@@ -123,7 +137,7 @@ class MLP(AbsorbingProcess):
         "dtype": Param("str", choices=("float64", "float32"), default="float64",
                        doc="floating-point precision"),
         "inputs": Param("int", 1, doc="input pairs per network (weights method)", default=1),
-        "q0": Param("float", 0.0, default=0.0, doc="input variance (0: the fixed point q*)"),
+        "q0": Q0,
         "seed_rho": Param("float", 0.0, 2.0, low_open=True, default=1e-6,
                           doc="1 - c0 of the 'seed' initial condition"),
     }
@@ -141,6 +155,11 @@ class MLP(AbsorbingProcess):
 
     def _check_init(self, init):
         return check_c0_init(init)
+
+    def _check_run(self, t_max, samples, init):
+        """Refuse depths at which the variance of unbounded activations overflows float64."""
+        check_overflow(self.sigma_w, self.sigma_b, self.activation, self.input_variance(),
+                       int(t_max))
 
     def _state_bytes(self):
         n, item = int(self.width), np.dtype(self.dtype).itemsize

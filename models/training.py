@@ -86,8 +86,23 @@ _P = {
 }
 
 
+#: Most values one swept argument may list (sigma_w, depth, sigma_b, widths, activations):
+#: every value multiplies the networks trained, each for about a second; refused before
+#: anything is allocated or trained.
+MAX_GRID_VALUES = 10_000
+#: Most networks one sweep may train (grid points x repeats): about 10 days at a second each.
+MAX_TRAININGS = 10**6
+
+
 def _check(name, value):
     return _P[name].check(name, value)
+
+
+def _check_trainings(n):
+    """Refuse a sweep of more than :data:`MAX_TRAININGS` networks (one-line ValueError)."""
+    if n > MAX_TRAININGS:
+        raise ValueError(f"repeats: the grid times repeats asks for {n} trained networks, at "
+                         f"most {MAX_TRAININGS:.0e}; use fewer grid values or repeats")
 
 
 def _mf_nan(fn, *args, activation):
@@ -397,6 +412,9 @@ def _spectrum(theta):
 
 # ====================================================================== sweeps
 def _as_values(name, values, kind):
+    if np.ndim(values) == 1 and len(values) > MAX_GRID_VALUES:  # before converting them
+        raise ValueError(f"{name} must list at most {MAX_GRID_VALUES} values, "
+                         f"got {len(values)}")
     arr = np.atleast_1d(np.asarray(values, dtype=object if kind == "str" else float))
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a value or a non-empty 1D sequence")
@@ -567,6 +585,7 @@ def trainability_sweep(sigma_w, depth, sigma_b=0.05, *, activation="tanh", arch=
     sb_list = np.ndim(sigma_b) > 0
     sbs = _as_values("sigma_b", sigma_b, "float")
     act = _check("activation", activation)
+    _check_trainings(len(sws) * len(depths) * len(sbs) * _check("repeats", repeats))
     task_, net_kw, tr_kw, repeats, seed, ntk_examples = _common_args(
         arch, width, channels, kernel_size, task, n_train, n_test, d_in, n_classes, lr,
         epochs, batch_size, repeats, seed, ntk_examples)
@@ -716,6 +735,8 @@ def critical_sweep(sigma_b, depth, activation="tanh", *, arch="mlp", width=32, c
     widths = _as_values("width", width, "int")
     if width_dim and arch != "mlp":
         raise ValueError("width: a sequence of widths needs arch='mlp' (CNNs sweep channels)")
+    _check_trainings(len(sbs) * len(depths) * len(acts) * len(widths)
+                     * _check("repeats", repeats))
     task_, net_kw, tr_kw, repeats, seed, ntk_examples = _common_args(
         arch, widths[0], channels, kernel_size, task, n_train, n_test, d_in, n_classes, lr,
         epochs, batch_size, repeats, seed, ntk_examples)

@@ -84,8 +84,8 @@ def test_locally_connected_is_statistically_local():
 @pytest.mark.parametrize("kw,match", [
     (dict(kernel_size=9), r"kernel_size must be in \[1, L=8\], got 9"),
     (dict(channels=1), r"channels must be an integer in \[2, inf\), got 1"),
-    (dict(sigma_w=-1.0), r"sigma_w must be in \[0, inf\)"),
-    (dict(sigma_b=-0.1), r"sigma_b must be in \[0, inf\)"),
+    (dict(sigma_w=-1.0), r"sigma_w must be in \[0, 1e\+12\]"),
+    (dict(sigma_b=-0.1), r"sigma_b must be in \[0, 1e\+12\]"),
     (dict(dim=3), r"dim must be an integer in \[1, 2\], got 3"),
     (dict(activation="gelu"), "activation must be one of 'tanh'"),
 ])

@@ -124,8 +124,8 @@ def test_user_activation_matches_builtin():
 
 @pytest.mark.parametrize("kw,match", [
     (dict(width=1), r"width must be an integer in \[2, inf\), got 1"),
-    (dict(sigma_w=-0.5), r"sigma_w must be in \[0, inf\), got -0.5"),
-    (dict(sigma_b=-1.0), r"sigma_b must be in \[0, inf\), got -1"),
+    (dict(sigma_w=-0.5), r"sigma_w must be in \[0, 1e\+12\], got -0.5"),
+    (dict(sigma_b=-1.0), r"sigma_b must be in \[0, 1e\+12\], got -1"),
     (dict(activation="softplus"), "activation must be one of 'tanh'"),
     (dict(method="svd"), "method must be one of 'gaussian', 'weights'"),
     (dict(inputs=2), "inputs > 1 needs method='weights'"),
