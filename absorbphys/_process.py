@@ -86,6 +86,17 @@ class AbsorbingProcess(abc.ABC):
         """
         return None
 
+    def _check_run(self, t_max, samples: int, init):
+        """Refuse, before any work, a run that cannot finish; raise a one-line ``ValueError``.
+
+        Called by :func:`~absorbphys.simulate` (and for every grid point by
+        :func:`~absorbphys.sweep` before the first point runs) with the last output time, the
+        number of samples and the validated initial condition. Override it to estimate work
+        or arithmetic range (e.g. expected events of the contact process, the variance of an
+        unbounded activation at depth ``t_max``) and name the parameter to change. The
+        default accepts every run.
+        """
+
     @abc.abstractmethod
     def _run(self, backend: str, times: np.ndarray, sample_edges: np.ndarray, init,
              seed: int) -> dict[str, np.ndarray]:

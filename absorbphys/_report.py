@@ -259,10 +259,10 @@ def text_table(result) -> str:
 
 # ============================================================================ findings
 def _is_network(result, row) -> bool:
-    """Tell whether a row is a network: its time is the layer (``units`` of ``t``)."""
+    """Tell whether a row is a network: its time is the layer (see :func:`_unit`)."""
     for ds in result.datasets.get(row["name"], {}).values():
         if "t" in getattr(ds, "coords", {}):
-            return ds["t"].attrs.get("units") == "layer"
+            return _unit(ds) == "layer"
     return False
 
 
@@ -497,14 +497,18 @@ def _mean_err(da):
 def _time_label(ds) -> str:
     """Label of the time axis with its unit, from the ``t`` coordinate's attributes."""
     a = ds["t"].attrs if ds is not None and "t" in ds.coords else {}
-    long_name, units = a.get("long_name", "time"), a.get("units", "")
-    if units and units != long_name:
+    long_name, units = a.get("long_name", "time"), _unit(ds)
+    if units and units not in long_name:
         return f"{long_name} $t$ ({units})"
     return f"{long_name} $t$"
 
 
 def _unit(ds) -> str:
-    return ds["t"].attrs.get("units", "") if ds is not None and "t" in ds.coords else ""
+    """Return the kind of time ("step", "MCS", "layer"): ``time_unit``, else ``units``."""
+    if ds is None or "t" not in ds.coords:
+        return ""
+    a = ds["t"].attrs
+    return a.get("time_unit") or (a.get("units", "") if a.get("units") != "1" else "")
 
 
 def _band(ax, t, m, e, color, alpha=0.25):

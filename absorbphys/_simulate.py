@@ -15,13 +15,20 @@ import numpy as np
 import xarray as xr
 
 from absorbphys._backends import resolve_backend
-from absorbphys._params import UsageError, check_int
+from absorbphys._params import INT_MAX, UsageError, check_int
 from absorbphys._process import STANDARD_OBSERVABLES, AbsorbingProcess
-from absorbphys._progress import Progress
+from absorbphys._progress import Progress, compile_notice
 from absorbphys._version import __version__
 
-_UNITS = {"rho": "1", "rho2": "1", "survival": "1", "n_active": "sites", "r2": "sites^2"}
-_MAX_SEED = 2**63 - 1
+# CF metadata: every observable is dimensionless ("1"); the time coordinate counts steps,
+# Monte Carlo sweeps or layers (not UDUNITS units): units "1", axis "T", the kind of time in
+# its long_name and in the attribute ``time_unit`` (also global).
+_LONG_NAMES = {"rho": "order parameter rho", "rho2": "rho squared",
+               "survival": "survival probability", "n_active": "active sites",
+               "r2": "mean squared spreading distance (lattice units squared)"}
+_TIME_NAMES = {"step": "time step", "MCS": "time (Monte Carlo sweeps)",
+               "layer": "layer (depth)"}
+_INIT_NAMES = {"full": "fully active start", "seed": "seed start"}
 
 
 #: Most output times of one run, whatever ``times`` asks for (every step, a count of
@@ -157,7 +164,7 @@ def sample_edges(samples: int, batches: int) -> np.ndarray:
     return (np.arange(batches + 1, dtype=np.int64) * samples) // batches
 
 
-def _coord_value(v):
+def coord_value(v):
     if isinstance(v, bool):
         return int(v)
     if isinstance(v, (int, float, str, np.integer, np.floating)):
@@ -196,19 +203,30 @@ def build_dataset(process: AbsorbingProcess, sums: dict, n_samples: np.ndarray,
                 v = np.where(na > 0, s / np.where(na > 0, na, 1.0), np.nan)
         else:
             v = s / n
-        long_name = STANDARD_OBSERVABLES.get(name, name)
-        data[name] = (("batch", "t"), v, {"long_name": long_name, "units": _UNITS.get(name, "1")})
-    t_long = "layer" if process.time_unit == "layer" else "time"
+        attrs = {"long_name": _LONG_NAMES.get(name, name), "units": "1"}
+        if name in STANDARD_OBSERVABLES:
+            attrs["description"] = STANDARD_OBSERVABLES[name]
+        data[name] = (("batch", "t"), v, attrs)
     coords = {
-        "t": ("t", times, {"units": process.time_unit, "long_name": t_long}),
-        "batch": ("batch", np.arange(len(n_samples), dtype=np.int64)),
+        "t": ("t", times, {"units": "1", "axis": "T",
+                           "long_name": _TIME_NAMES.get(process.time_unit, "time"),
+                           "time_unit": process.time_unit}),
+        "batch": ("batch", np.arange(len(n_samples), dtype=np.int64),
+                  {"long_name": "batch of samples (error bars: spread over batches)",
+                   "units": "1"}),
         "n_samples": ("batch", n_samples.astype(np.int64),
-                      {"long_name": "samples in batch"}),
+                      {"long_name": "samples in batch", "units": "1"}),
     }
     for k, v in process.param_values().items():
-        coords[k] = ((), _coord_value(v))
+        spec = type(process).params.get(k)
+        coords[k] = ((), coord_value(v), {"long_name": spec.doc} if spec and spec.doc else {})
     init_s = init if isinstance(init, str) else f"c0={float(init):g}"
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     attrs = {
+        "Conventions": "CF-1.10",
+        "title": f"absorbphys: {process.name} process, {_INIT_NAMES.get(init_s, init_s)}",
+        "source": f"absorbphys {__version__} simulation ({backend} backend)",
+        "history": f"absorbphys.simulate, absorbphys {__version__} (time: 'created')",
         "model": process.name,
         "params": process.params_json(),
         "control": process.control,
@@ -224,7 +242,7 @@ def build_dataset(process: AbsorbingProcess, sums: dict, n_samples: np.ndarray,
         "seed": int(seed),
         "backend": backend,
         "absorbphys_version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": created,
     }
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
@@ -279,7 +297,7 @@ def simulate(process: AbsorbingProcess, t_max, samples=1, init="full", seed=0,
     samples = check_int("samples", samples, low=1)
     batches = min(samples, 100) if batches is None else check_int("batches", batches, low=1,
                                                                      high=samples)
-    seed = check_int("seed", seed, low=0, high=_MAX_SEED)
+    seed = check_int("seed", seed, low=0, high=INT_MAX)
     init = process._check_init(init)
     tarr = make_times(process, t_max, times)
     backend = resolve_backend(backend, process)
@@ -287,16 +305,13 @@ def simulate(process: AbsorbingProcess, t_max, samples=1, init="full", seed=0,
 
     configure_numba()
     # work and memory are estimated from the final grid before anything runs
-    check_run = getattr(process, "_check_run", None)  # optional hook of the built-in models
-    if check_run is not None:
-        check_run(tarr[-1].item(), samples, init)
+    preflight(process, tarr, samples, batches, init)
     edges = sample_edges(samples, batches)
     chunk = _chunk_size(batches)
-    _check_memory(process, min(chunk, batches))
-    _check_output_memory(batches, len(tarr))
     parts: dict[str, list] = {}
-    with Progress(total=batches, desc=f"{process.name}", enabled=progress) as bar, \
-            deferred_interrupt() as interrupted:
+    with Progress(total=batches, desc=f"{process.name}", enabled=progress,
+                  unit="batch") as bar, deferred_interrupt() as interrupted, \
+            compile_notice(process.name, enabled=progress):
         for b0 in range(0, batches, chunk):
             b1 = min(batches, b0 + chunk)
             out = process._run(backend, tarr, edges[b0:b1 + 1].copy(), init, seed)
@@ -381,6 +396,31 @@ def _available_memory() -> int | None:
     except (ImportError, ValueError, OSError):
         pass
     return avail
+
+
+def preflight(process: AbsorbingProcess, times: np.ndarray, samples: int, batches: int,
+              init) -> None:
+    """Refuse, before any work, a run that cannot finish (one-line ``ValueError``).
+
+    The process's own check (:meth:`AbsorbingProcess._check_run`: work, arithmetic range),
+    the memory of the samples that run in parallel and that of the output arrays. Used by
+    :func:`simulate` and, for every grid point before the first one runs, by
+    :func:`absorbphys.sweep`.
+
+    Parameters
+    ----------
+    process : AbsorbingProcess
+        The validated process.
+    times : numpy.ndarray
+        The output times (:func:`make_times`).
+    samples, batches : int
+        Validated counts.
+    init : str or float
+        Validated initial condition.
+    """
+    process._check_run(times[-1].item(), samples, init)
+    _check_memory(process, min(_chunk_size(batches), batches))
+    _check_output_memory(batches, len(times))
 
 
 def _check_memory(process: AbsorbingProcess, parallel: int) -> None:

@@ -42,10 +42,10 @@ import xarray as xr
 
 from absorbphys._backends import BACKENDS, resolve_backend
 from absorbphys._io import atomic_write, notify, prepare_output, save, short, write_json
-from absorbphys._params import UsageError, check_int, first_line, unknown_parameter
+from absorbphys._params import INT_MAX, UsageError, check_int, first_line, unknown_parameter
 from absorbphys._process import AbsorbingProcess
 from absorbphys._progress import Progress
-from absorbphys._simulate import _MAX_SEED, _coord_value, make_times, sample_edges, simulate
+from absorbphys._simulate import coord_value, make_times, preflight, sample_edges, simulate
 from absorbphys._version import __version__
 
 #: Suffix of the run directory next to the output file.
@@ -83,7 +83,7 @@ def point_seed(seed: int, process: AbsorbingProcess) -> int:
         spawn_key=<SHA-256 of the canonical JSON of {model, params}>)``, first 64-bit word,
         shifted right by one bit.
     """
-    seed = check_int("seed", seed, low=0, high=_MAX_SEED)
+    seed = check_int("seed", seed, low=0, high=INT_MAX)
     key = _canonical({"model": process.name, "params": process.param_values()})
     words = np.frombuffer(hashlib.sha256(key.encode()).digest(), dtype="<u4")
     ss = np.random.SeedSequence(entropy=seed, spawn_key=tuple(int(w) for w in words))
@@ -166,7 +166,7 @@ def _check_grid(cls, grid, explicit):
             raise type(exc)(f"grid: {first_line(exc)}") from None
         seen = set()
         for v in coerced:
-            cv = _coord_value(v)
+            cv = coord_value(v)
             if cv in seen:
                 raise ValueError(f"grid: {name} has the value {cv!r} twice; grid values must "
                                  "be distinct")
@@ -199,7 +199,7 @@ def _plan(model, grid, t_max, samples, init, seed, backend, out, client, times, 
     samples = check_int("samples", samples, low=1)
     batches = min(samples, 100) if batches is None else check_int("batches", batches, low=1,
                                                                      high=samples)
-    seed = check_int("seed", seed, low=0, high=_MAX_SEED)
+    seed = check_int("seed", seed, low=0, high=INT_MAX)
     if cls.continuous_time:
         try:
             t_max = float(t_max)
@@ -228,9 +228,14 @@ def _plan(model, grid, t_max, samples, init, seed, backend, out, client, times, 
         elif not np.array_equal(ta, tarr) or iv != init_v:
             raise ValueError(f"grid point {_describe_point(names, combo)}: output times "
                              "differ from the first point's; all points must share one t grid")
+        try:
+            preflight(proc, ta, samples, batches, iv)
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"grid point {_describe_point(names, combo)}: "
+                            f"{first_line(exc)}") from None
         processes.append(proc)
         seeds.append(point_seed(seed, proc))
-        keys.append(_canonical({n: _coord_value(v) for n, v in zip(names, combo)}))
+        keys.append(_canonical({n: coord_value(v) for n, v in zip(names, combo)}))
 
     p0 = processes[0]
     if client is None:
@@ -253,7 +258,7 @@ def _plan(model, grid, t_max, samples, init, seed, backend, out, client, times, 
         "format": _FORMAT,
         "model": cls.name,
         "fixed": fixed_json,
-        "grid": {n: [_coord_value(v) for v in vals] for n, vals in zip(names, values)},
+        "grid": {n: [coord_value(v) for v in vals] for n, vals in zip(names, values)},
         "t_max": t_max,
         "times": _times_digest(tarr),
         "samples": samples,
@@ -568,7 +573,7 @@ class _Merger:
         coords = {}
         for name, vals in zip(plan.names, plan.values):
             doc = plan.cls.params[name].doc
-            coords[name] = (name, np.array([_coord_value(v) for v in vals]),
+            coords[name] = (name, np.array([coord_value(v) for v in vals]),
                             {"long_name": doc} if doc else {})
         edges = sample_edges(plan.kw["samples"], plan.kw["batches"])
         coords["t"] = ("t", plan.times, self.t_attrs or {})
@@ -577,7 +582,7 @@ class _Merger:
                                {"long_name": "samples in batch"})
         for k, v in plan.processes[0].param_values().items():
             if k not in dims:
-                coords[k] = ((), _coord_value(v))
+                coords[k] = ((), coord_value(v))
         coords["point_seed"] = (dims, plan.seeds.reshape(plan.shape),
                                 {"long_name": "seed of the grid point (simulate's seed)"})
         attrs = self._merged_attrs(coords)
@@ -594,12 +599,17 @@ class _Merger:
             vals = [a.get(key) for a in self.attrs]
             if key == "created":
                 merged[key] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            elif key == "history":
+                merged[key] = (f"absorbphys.sweep over {', '.join(plan.names)}, absorbphys "
+                               f"{__version__} (time: 'created')")
+            elif key == "source":
+                merged[key] = vals[0].replace("simulation", "sweep")
             elif key == "seed":
                 merged[key] = int(plan.config["seed"])
             elif key == "params":
                 pv = dict(plan.processes[0].param_values())
                 for n, vs in zip(plan.names, plan.values):
-                    pv[n] = [_coord_value(v) for v in vs]
+                    pv[n] = [coord_value(v) for v in vs]
                 merged[key] = json.dumps(pv)
             elif all(_same(v, vals[0]) for v in vals):
                 merged[key] = vals[0]

@@ -16,8 +16,9 @@ def _figure(ax=None, nrows=1, ncols=1, **kw):
 
 
 def _time_label(obj, dim) -> str:
-    units = obj[dim].attrs.get("units") if dim in obj.coords else None
-    return f"{dim} [{units}]" if units else dim
+    attrs = obj[dim].attrs if dim in obj.coords else {}
+    kind = attrs.get("time_unit") or (attrs.get("units") if attrs.get("units") != "1" else None)
+    return f"{dim} [{kind}]" if kind else dim
 
 
 def _math(name: str) -> str:

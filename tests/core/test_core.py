@@ -67,7 +67,7 @@ def test_simulate_schema_and_attributes():
     ds = ap.simulate(ToyDP(L=16, p=0.8), t_max=20, samples=10, batches=5, seed=3)
     assert ds.rho.dims == ("batch", "t")
     assert ds.sizes == {"batch": 5, "t": 21}
-    assert ds.t.attrs["units"] == "step"
+    assert ds.t.attrs["time_unit"] == "step" and ds.t.attrs["units"] == "1"
     assert list(ds.n_samples.values) == [2] * 5
     for k in ("model", "params", "seed", "backend", "absorbphys_version", "created", "control",
               "size_param", "init", "samples", "batches", "t_max", "time_unit"):
@@ -308,3 +308,19 @@ def test_mixed_checkouts_are_refused(tmp_path):
     r = subprocess.run([sys.executable, "-c", "import absorbphys"], cwd=tmp_path,
                        capture_output=True, text=True)
     assert r.returncode != 0 and "two installations are mixed" in r.stderr
+
+
+def test_datasets_follow_cf_conventions():
+    """cf-xarray finds the time axis; the standard global attributes are there."""
+    cf_xarray = pytest.importorskip("cf_xarray")  # noqa: F841  (registers ds.cf)
+    ds = ap.simulate(ToyDP(L=16, p=0.8), t_max=10, samples=4, seed=1)
+    assert ds.cf.axes["T"] == ["t"] and ds.cf["T"].name == "t"
+    for key in ("Conventions", "title", "history", "source"):
+        assert ds.attrs.get(key), key
+    assert ds.attrs["Conventions"].startswith("CF-")
+    for name in list(ds.data_vars) + ["t", "batch", "n_samples"]:
+        assert ds[name].attrs.get("long_name") and ds[name].attrs.get("units") == "1", name
+    sw = ap.sweep("_toy_dp", grid={"p": [0.7, 0.8]}, params={"L": 16}, t_max=10, samples=4,
+                  workers=1)
+    assert "sweep" in sw.attrs["history"] and sw.cf.axes["T"] == ["t"]
+    assert "history" not in sw.coords and "title" not in sw.coords

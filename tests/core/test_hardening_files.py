@@ -336,3 +336,13 @@ def test_cli_warnings_are_one_line(tmp_path, capsys):
     rc, _, err = run_cli(SIM + ["--out", str(tmp_path / "s.nc")], capsys)
     assert rc == 0 and err.count("\n") == 0 and err.startswith("absorbphys: removed")
     assert np.isfinite(ap.load(tmp_path / "s.nc").rho.values).all()
+
+
+def test_sweep_refuses_an_impossible_point_before_any_work(monkeypatch):
+    from absorbphys import _sweep
+
+    monkeypatch.setattr(_sweep, "_run_point", lambda task: pytest.fail("work started"))
+    # the second point's expected events ((1 + lam) x sites x t_max) are out of reach
+    with pytest.raises(ValueError, match=r"grid point lam=1000000.0: lam, L, t_max"):
+        ap.sweep("contact", {"lam": [1.5, 1e6]}, t_max=1e9, samples=2,
+                 params={"L": 4096}, times="log", workers=1)

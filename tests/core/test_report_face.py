@@ -100,7 +100,7 @@ def test_findings_compare_networks_with_reference_rows(run):
     fake.rows = [res.rows[0], net]
     layered = {k: ds.copy() for k, ds in res.datasets["tiny-dp"].items()}
     for ds in layered.values():
-        ds["t"].attrs["units"] = "layer"
+        ds["t"].attrs["time_unit"] = "layer"
     fake.datasets = {"tiny-dp": res.datasets["tiny-dp"], "tiny-net": layered}
     text = findings(fake)
     assert text[0].startswith("**Networks**: ")
@@ -223,7 +223,7 @@ def test_decay_figure_has_units_band_reference_and_a_tight_range(run):
     row = res.rows[0]
     fig = fig_decay("tiny-dp", row, res.datasets["tiny-dp"], {})
     top, bottom = _labelled(fig)[:2]
-    assert bottom.get_xlabel() == "time $t$ (step)"
+    assert bottom.get_xlabel() == "time step $t$"  # long_name of t, which names the unit
     assert any(isinstance(c, PolyCollection) for c in top.collections), "no error band"
     ref = catalog_value(row, "delta")
     dashed = [ln for ln in top.get_lines() if ln.get_linestyle() == "--"]
@@ -246,7 +246,7 @@ def test_collapse_figure_uses_mathtext_labels_error_bars_and_reference(run):
     results = res.analyses["tiny-dp"]["results"]
     fig = fig_collapse("tiny-dp", row, results, res.config[0])
     left, right = _labelled(fig)
-    assert left.get_xlabel() == "time $t$ (step)"
+    assert left.get_xlabel() == "time step $t$"
     assert re.fullmatch(r"\$t/L\^\{[\d.]+\}\$.*", right.get_xlabel())
     assert re.fullmatch(r"\$L\^\{[\d.]+\}\\,\\rho\(t\)\$", right.get_ylabel())
     assert right.containers, "no error bars"

@@ -185,7 +185,7 @@ def test_registry_and_attributes():
     assert absorbphys.get_model("dp") is DirectedPercolation
     ds = absorbphys.simulate(DomanyKinzel(10, 0.6, 0.8, dim=2), t_max=3, init="seed")
     assert ds.attrs["model"] == "dk" and ds.attrs["control"] == "p1"
-    assert ds.attrs["size"] == 100 and ds.attrs["dim"] == 2 and ds.t.attrs["units"] == "step"
+    assert ds.attrs["size"] == 100 and ds.attrs["dim"] == 2 and ds.t.attrs["time_unit"] == "step"
     assert {"n_active", "r2"} <= set(ds.data_vars)
     assert DirectedPercolation(5, 0.5).size == 5 and DirectedPercolation(5, 0.5).control == "p"
 

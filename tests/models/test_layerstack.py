@@ -185,7 +185,7 @@ def test_schema_analysis_registry_and_save_load(tmp_path):
     p = LsMLP(width=64, sigma_w=1.0, sigma_b=0.3)
     ds = ap.simulate(p, 40, samples=40, batches=10, times="log", seed=3)
     assert ds.attrs["model"] == "_ls_mlp" and ds.attrs["time_unit"] == "layer"
-    assert ds["t"].attrs["long_name"] == "layer" and ds.attrs["size_param"] == "width"
+    assert ds["t"].attrs["time_unit"] == "layer" and ds.attrs["size_param"] == "width"
     for var in ("rho", "rho2", "survival"):
         assert ds[var].dims == ("batch", "t") and ds[var].attrs["long_name"]
     fit = ap.analysis.fit_power_law(ds, t_min=5)
