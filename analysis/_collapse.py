@@ -40,6 +40,9 @@ def _split(obj, var, curve_dim, dim, sample_dim):
         if curve_dim not in it.coords or it[curve_dim].ndim != 0:
             raise ValueError(f"{curve_dim}: every curve needs a scalar coordinate "
                              f"{curve_dim!r} (its size or control value)")
+        # a length-1 dimension (e.g. the control value of a one-point sweep, as the
+        # benchmark's size runs are saved) is just that value: keep it as a scalar coordinate
+        it = it.isel({d: 0 for d in it.dims if d not in (dim, sample_dim) and it.sizes[d] == 1})
         other = [d for d in it.dims if d not in (dim, sample_dim)]
         if other:
             raise ValueError(f"{var}: unexpected dimension(s) {other}; select one value first")

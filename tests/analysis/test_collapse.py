@@ -142,3 +142,22 @@ def test_collapse_window_escapes_the_early_transient():
     assert float(trap.b) < 0.5 and float(trap.quality) > 3
     assert trap.attrs["t_min_auto"] == 0 and "scan_t_min" not in trap.attrs
     assert "degenerate" in trap.attrs["warning"] and "quality" in trap.attrs["warning"]
+
+
+def test_collapse_of_saved_one_point_sweeps(tmp_path):
+    """Benchmark size runs are one-point sweeps (a length-1 control dimension): they load
+    and collapse as they are."""
+    import absorbphys as ap
+
+    files = []
+    for n in (16, 32, 64):
+        sw = ap.sweep("dp", {"p": [0.644700185]}, t_max=4 * n, samples=16, batches=8,
+                      params={"L": n}, times="log", seed=n, workers=1)
+        files.append(ap.save(sw, tmp_path / f"fss_{n}.nc"))
+    data = [ap.load(f) for f in files]
+    assert data[0]["rho"].dims == ("p", "batch", "t")
+    r = collapse(data, n_boot=4)
+    assert np.isfinite(float(r["a"])) and np.isfinite(float(r["b"]))
+    with pytest.raises(ValueError, match="unexpected dimension"):
+        collapse(ap.sweep("dp", {"p": [0.64, 0.65]}, t_max=16, samples=4, batches=2,
+                          params={"L": 16}, workers=1), n_boot=2)
