@@ -12,11 +12,18 @@ def register(sub):
         description="Train MLPs/CNNs initialised at (sigma_w, sigma_b) on a synthetic "
                     "teacher task (or sklearn digits) over a sigma_w x depth grid; write the "
                     "loss curves, test accuracy and NTK at initialisation to netCDF.")
-    p.add_argument("--sigma-w", default="0.8:2.4:5",
-                   help="weight scales: comma list or START:STOP:NUM (default 0.8:2.4:5)")
-    p.add_argument("--depth", default="2,4,8", help="depths, comma list (default 2,4,8)")
-    p.add_argument("--sigma-b", default="0.05",
-                   help="bias scale(s), comma list; several add a sigma_b dimension")
+    p.add_argument("--grid", "-g", action="append", default=[], metavar="NAME=SPEC",
+                   help="swept value lists, as for 'absorbphys sweep': sigma_w, depth or "
+                        "sigma_b = V1,V2,... or START:STOP:NUM, e.g. --grid sigma_w=0.8:2.4:5 "
+                        "(repeatable)")
+    p.add_argument("--sigma-w", default=None,
+                   help="shorthand for --grid sigma_w=SPEC (default 0.8:2.4:5)")
+    p.add_argument("--depth", default=None,
+                   help="shorthand for --grid depth=SPEC (default 2,4,8)")
+    p.add_argument("--sigma-b", default=None,
+                   help="shorthand for --grid sigma_b=SPEC (default 0.05); several values add "
+                        "a sigma_b dimension")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--activation", default="tanh", help="tanh, relu, erf, hard_tanh, ...")
     p.add_argument("--arch", default="mlp", help="mlp or cnn")
     p.add_argument("--width", default="32", help="MLP width (default 32)")
@@ -46,6 +53,10 @@ def register(sub):
                         "(comma list, e.g. 64,128,256); the report adds L/(mu N)")
     p.add_argument("--critical-out", default=None, help="output netCDF of the critical sweep")
     p.set_defaults(func=run)
+
+
+#: Default value lists of the swept training parameters (``--grid NAME=SPEC``).
+GRID_DEFAULTS = {"sigma_w": "0.8:2.4:5", "depth": "2,4,8", "sigma_b": "0.05"}
 
 
 def parse_values(name: str, text: str, kind=float):
@@ -172,9 +183,21 @@ def _validate(args):
     from absorbphys.models import training
 
     o = {}
-    o["sigma_w"] = _values("--sigma-w", args.sigma_w, "sigma_w")
-    o["depth"] = _values("--depth", args.depth, "depth", int)
-    o["sigma_b"] = _values("--sigma-b", args.sigma_b, "sigma_b")
+    grid = {"sigma_w": args.sigma_w, "depth": args.depth, "sigma_b": args.sigma_b}
+    for text in args.grid:
+        from absorbphys.cli import parse_assignment
+
+        name, spec = parse_assignment(text, what="--grid")
+        if name not in GRID_DEFAULTS:
+            _fail(f"--grid: {name!r} cannot be swept by train; valid: "
+                  f"{', '.join(GRID_DEFAULTS)}")
+        if grid[name] is not None:
+            _fail(f"--grid: {name} given twice (--grid {name}=... or --{name.replace('_', '-')})")
+        grid[name] = spec
+    grid = {k: GRID_DEFAULTS[k] if v is None else v for k, v in grid.items()}
+    o["sigma_w"] = _values("--grid sigma_w", grid["sigma_w"], "sigma_w")
+    o["depth"] = _values("--grid depth", grid["depth"], "depth", int)
+    o["sigma_b"] = _values("--grid sigma_b", grid["sigma_b"], "sigma_b")
     for name, param in (("activation", "activation"), ("arch", "arch"), ("task", "task")):
         o[name] = _one(f"--{name}", getattr(args, name), param)
     for name in ("width", "channels", "kernel_size", "n_train", "n_test", "lr", "epochs",
@@ -244,9 +267,10 @@ def run(args) -> int:
                                 "n_train", "n_test", "lr", "epochs", "batch_size", "repeats",
                                 "seed", "ntk_examples")}
     sigma_b = o["sigma_b"]
+    progress = False if args.quiet else None
     ds = training.trainability_sweep(
         o["sigma_w"], o["depth"], sigma_b if len(sigma_b) > 1 else sigma_b[0],
-        width=o["width"], **common)
+        width=o["width"], progress=progress, **common)
     acc = ds["test_accuracy"].isel(epoch=-1).mean("batch")
     flat = acc.fillna(-1.0).stack(point=acc.dims) if acc.ndim else acc
     best = flat.isel(point=int(np.argmax(flat.values))) if acc.ndim else acc
@@ -261,7 +285,7 @@ def run(args) -> int:
         crit_w = o["crit_w"]
         crit = training.critical_sweep(
             o["crit_sb"], o["depth"], width=crit_w if len(crit_w) > 1 else crit_w[0],
-            mu_widths=o["mu_w"], **common)
+            mu_widths=o["mu_w"], progress=progress, **common)
         print(f"critical sweep: {len(o['crit_sb'])} sigma_b x {len(crit_w)} widths x "
               f"{len(o['depth'])} depths at sigma_w,c")
     figure = None

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from absorbphys._progress import Progress
+
 from . import _core
 from ._data import check_dims, check_values, get_var
 from ._exponents import critical_value
@@ -340,7 +342,7 @@ def _draw_counts(curves, n_boot, rng):
     return out
 
 
-def _bootstrap(win, curves, counts, i0, i1, min_overlap, every_minimum=True):
+def _bootstrap(win, curves, counts, i0, i1, min_overlap, every_minimum=True, bar=None):
     """Refit the resamples ``i0:i1`` of ``counts`` in window ``win``.
 
     Returns the fits and the metric factors (``every_minimum=False``: every refit starts from
@@ -369,6 +371,8 @@ def _bootstrap(win, curves, counts, i0, i1, min_overlap, every_minimum=True):
             qb[i] = r.x
             if fm.form == "size":
                 mub[i] = _mu(fm, r.x, lnYb[i])
+        if bar is not None:
+            bar.update(1)
     return qb, mub
 
 
@@ -471,7 +475,7 @@ def _degenerate_note(win, min_overlap):
 
 def collapse(data, var="rho", form="size", size_dim=None, control=None, critical=None,
              free_critical=True, t_min=None, t_max=None, x0=None, n_starts=3, n_boot=100,
-             seed=0, min_overlap=0.3, dim="t", sample_dim="batch"):
+             seed=0, min_overlap=0.3, dim="t", sample_dim="batch", progress=None):
     r"""Automatic data collapse with a Houdayer–Hartmann quality and bootstrap errors.
 
     ``form="size"`` (finite-size scaling at criticality, size ``S`` = ``L``, ``N`` or the
@@ -554,6 +558,9 @@ def collapse(data, var="rho", form="size", size_dim=None, control=None, critical
         Fraction of points that must overlap other curves.
     dim, sample_dim : str
         Time and batch dimensions.
+    progress : bool, optional
+        Progress bar over the bootstrap refits (default: the ``progress`` option of
+        :func:`absorbphys.set_options`).
 
     Returns
     -------
@@ -634,7 +641,9 @@ def collapse(data, var="rho", form="size", size_dim=None, control=None, critical
         scan = wins, errs
         tm = win.t_min
     q0, minima = win.q, win.minima
-    qb, mub = _bootstrap(win, curves, counts, 0, n_boot, min_overlap)
+    with Progress(total=n_boot, desc="collapse bootstrap", unit="refit",
+                  enabled=progress) as bar:
+        qb, mub = _bootstrap(win, curves, counts, 0, n_boot, min_overlap, bar=bar)
     if scan is not None:
         scan[1][j] = win.error(qb)
     best_fun = win.quality

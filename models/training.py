@@ -36,6 +36,7 @@ import numpy as np
 import xarray as xr
 
 from absorbphys._params import Param
+from absorbphys._progress import Progress
 from absorbphys._version import __version__
 
 from . import _train_data, _train_nets, meanfield
@@ -533,7 +534,7 @@ def _attrs(kind, params, task, arch, swept, seed, n_classes):
 def trainability_sweep(sigma_w, depth, sigma_b=0.05, *, activation="tanh", arch="mlp",
                        width=32, channels=8, kernel_size=3, task="teacher", n_train=512,
                        n_test=512, d_in=16, n_classes=4, lr=0.05, epochs=10, batch_size=32,
-                       repeats=1, seed=0, ntk_examples=16):
+                       repeats=1, seed=0, ntk_examples=16, progress=None):
     """Train a grid of networks over ``(sigma_w, depth)`` (and ``sigma_b``) and record curves.
 
     Every grid point trains ``repeats`` independent initialisations on the same task, with
@@ -570,6 +571,8 @@ def trainability_sweep(sigma_w, depth, sigma_b=0.05, *, activation="tanh", arch=
         Master seed.
     ntk_examples : int
         Training inputs used for the NTK at initialisation (0: none).
+    progress : bool, optional
+        Progress bar over the trained networks (default: the ``progress`` option).
 
     Returns
     -------
@@ -590,13 +593,16 @@ def trainability_sweep(sigma_w, depth, sigma_b=0.05, *, activation="tanh", arch=
         arch, width, channels, kernel_size, task, n_train, n_test, d_in, n_classes, lr,
         epochs, batch_size, repeats, seed, ntk_examples)
     results = []
-    with _blas_one_thread():
+    total = len(sws) * len(depths) * len(sbs) * repeats
+    with _blas_one_thread(), Progress(total=total, desc="train", unit="network",
+                                      enabled=progress) as bar:
         for sw in sws:
             for L in depths:
                 for sb in sbs:
                     for r in range(repeats):
                         results.append(_run_point(task_, net_kw, tr_kw, seed, r, sw, sb, L,
                                                   act, ntk_examples))
+                        bar.update(1)
     grid_dims = ["sigma_w", "depth", "sigma_b"]
     coords = {"sigma_w": np.array(sws, float), "depth": np.array(depths, np.int64),
               "sigma_b": np.array(sbs, float)}
@@ -693,7 +699,7 @@ def measure_width_cost(sigma_b, activation="tanh", widths=(64, 128, 256), *, t_f
 def critical_sweep(sigma_b, depth, activation="tanh", *, arch="mlp", width=32, channels=8,
                    kernel_size=3, task="teacher", n_train=512, n_test=512, d_in=16,
                    n_classes=4, lr=0.05, epochs=10, batch_size=32, repeats=1, seed=0,
-                   ntk_examples=16, mu_widths=None):
+                   ntk_examples=16, mu_widths=None, progress=None):
     r"""Train networks exactly at the mean-field critical point :math:`\sigma_{w,c}(\sigma_b)`.
 
     Boundary points with different ``sigma_b`` and activation have different metric factors
@@ -718,6 +724,8 @@ def critical_sweep(sigma_b, depth, activation="tanh", *, arch="mlp", width=32, c
     mu_widths : sequence of int, optional
         Widths at which :func:`measure_width_cost` measures the width cost :math:`\mu` of
         every boundary point (coordinates ``mu`` and ``mu_error``); ``None`` skips it.
+    progress : bool, optional
+        Progress bar over the trained networks (default: the ``progress`` option).
 
     Returns
     -------
@@ -753,7 +761,9 @@ def critical_sweep(sigma_b, depth, activation="tanh", *, arch="mlp", width=32, c
         mu = np.array([[float(m["mu_estimate"]) for m in row] for row in mus])
         mu_err = np.array([[float(m["mu_estimate_error"]) for m in row] for row in mus])
     results = []
-    with _blas_one_thread():
+    total = len(acts) * len(sbs) * len(widths) * len(depths) * repeats
+    with _blas_one_thread(), Progress(total=total, desc="train at sigma_w,c", unit="network",
+                                      enabled=progress) as bar:
         for i, a in enumerate(acts):
             for j, sb in enumerate(sbs):
                 for w in widths:
@@ -762,6 +772,7 @@ def critical_sweep(sigma_b, depth, activation="tanh", *, arch="mlp", width=32, c
                         for r in range(repeats):
                             results.append(_run_point(task_, kw, tr_kw, seed, r, swc[i, j],
                                                       sb, L, a, ntk_examples))
+                            bar.update(1)
     grid = ["activation", "sigma_b", "width", "depth"]
     coords = {"activation": np.array(acts, dtype=object), "sigma_b": np.array(sbs, float),
               "width": np.array(widths, np.int64), "depth": np.array(depths, np.int64)}

@@ -141,3 +141,25 @@ def test_plot_without_extension_is_png(tmp_path, capsys):
     plot = tmp_path / "phase"
     assert main(["train", *SMALL, "--plot", str(plot)]) == 0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_grid_syntax_is_the_sweep_syntax(tmp_path, capsys):
+    """--grid NAME=SPEC, as for 'absorbphys sweep', is the same sweep as the shorthands."""
+    base = [a for a in SMALL]
+    for flag in ("--sigma-w", "--depth"):
+        if flag in base:
+            i = base.index(flag)
+            del base[i:i + 2]
+    a, b = tmp_path / "a.nc", tmp_path / "b.nc"
+    assert main(["train", *base, "--grid", "sigma_w=1.2:1.6:2", "--grid", "depth=2,3",
+                 "--out", str(a), "--quiet"]) == 0
+    assert main(["train", *base, "--sigma-w", "1.2,1.6", "--depth", "2,3", "--out", str(b),
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    da, db = ap.load(a), ap.load(b)
+    assert list(da.sigma_w.values) == [1.2, 1.6] and list(da.depth.values) == [2, 3]
+    assert (da.test_accuracy.values == db.test_accuracy.values).all()
+    assert main(["train", *base, "--grid", "sigma_w=1,2", "--sigma-w", "1,2"]) == 2
+    assert "given twice" in capsys.readouterr().err
+    assert main(["train", *base, "--grid", "lr=0.1,0.2"]) == 2
+    assert "cannot be swept by train" in capsys.readouterr().err
