@@ -21,6 +21,11 @@ def register(sub):
                                        "netCDF file written by simulate/sweep")
     p.add_argument("file", help="netCDF file (absorbphys schema)")
     add_common(p)
+    p.add_argument("--t-min", default=None, metavar="T",
+                   help="fit window: first time used by every estimator (default: each "
+                        "estimator's own choice)")
+    p.add_argument("--t-max", default=None, metavar="T",
+                   help="fit window: last time used (default: the last time of the run)")
     p.set_defaults(func=run)
 
 
@@ -33,14 +38,27 @@ def options(args):
             check_int("--seed", args.seed, low=0))
 
 
+def window(args):
+    """Return the validated ``(t_min, t_max)`` fit window (``None`` where not given)."""
+    from absorbphys._params import Param
+
+    spec = Param("float", 0.0)
+    t_min = None if args.t_min is None else spec.check("--t-min", args.t_min)
+    t_max = None if args.t_max is None else spec.check("--t-max", args.t_max)
+    if t_min is not None and t_max is not None and t_max <= t_min:
+        raise ValueError(f"--t-max must be above --t-min ({t_min:g}), got {t_max:g}")
+    return t_min, t_max
+
+
 def run(args) -> int:
     """Analyse one file and print the estimates."""
     from absorbphys._io import load
     from absorbphys.analysis import analyze
 
     n_boot, seed = options(args)
+    t_min, t_max = window(args)
     ds = load(args.file)
-    r = analyze(ds, n_boot=n_boot, seed=seed)
+    r = analyze(ds, n_boot=n_boot, seed=seed, t_min=t_min, t_max=t_max)
     if args.json:
         print(json.dumps({"file": str(args.file), "kind": r["kind"], "dim": r["dim"],
                           "estimates": {k: v.to_dict() for k, v in r["estimates"].items()},

@@ -129,7 +129,7 @@ def _interp_at(x, val, err, xc: Estimate):
     return Estimate(v, e), True
 
 
-def analyze(ds: xr.Dataset, *, n_boot=100, seed=0):
+def analyze(ds: xr.Dataset, *, n_boot=100, seed=0, t_min=None, t_max=None):
     """Measure everything a dataset allows, by its shape (dims and ``init`` attribute).
 
     * decay sweep over the control parameter: critical value and ``delta``
@@ -157,6 +157,11 @@ def analyze(ds: xr.Dataset, *, n_boot=100, seed=0):
         Bootstrap resamples of the collapse, in [2, 100000].
     seed : int
         Bootstrap seed (>= 0).
+    t_min, t_max : float, optional
+        Fit window in time, passed to every estimator (:func:`critical_point`,
+        :func:`fit_power_law`, :func:`spreading`, :func:`collapse`, :func:`kappa`; the
+        stationary density and relaxation fits of a sweep use their own windows). Default:
+        each estimator's own choice.
 
     Returns
     -------
@@ -179,7 +184,7 @@ def analyze(ds: xr.Dataset, *, n_boot=100, seed=0):
         ds = ds.sel({size: big})
         kind = "seed sweep" if str(ds.attrs.get("init")) == "seed" else "decay sweep"
     if kind == "decay sweep":
-        cp = critical_point(ds, control)
+        cp = critical_point(ds, control, t_min=t_min, t_max=t_max)
         key = f"{control}_c"
         est[key] = Estimate(float(cp[key]), float(cp[f"{key}_error"]))
         est["delta"] = Estimate(float(cp["delta"]), float(cp["delta_error"]))
@@ -190,12 +195,12 @@ def analyze(ds: xr.Dataset, *, n_boot=100, seed=0):
             except ValueError as exc:
                 notes.append(f"{name} not measured: {str(exc).splitlines()[0]}")
     elif kind == "seed sweep":
-        cp = critical_point(ds, control, var="survival")
+        cp = critical_point(ds, control, var="survival", t_min=t_min, t_max=t_max)
         key = f"{control}_c"
         xc = Estimate(float(cp[key]), float(cp[f"{key}_error"]))
         est[key] = xc
         est["delta_prime"] = Estimate(float(cp["delta"]), float(cp["delta_error"]))
-        sp = spreading(ds.sortby(control))
+        sp = spreading(ds.sortby(control), t_min=t_min, t_max=t_max)
         x = np.asarray(sp[control].values, dtype=float)
         if "not_measured" in sp.attrs:
             notes.append(sp.attrs["not_measured"])
@@ -213,7 +218,8 @@ def analyze(ds: xr.Dataset, *, n_boot=100, seed=0):
         if kind == "seed size sweep":
             notes.append("seed runs over sizes: collapse of the survival probability")
         var = "survival" if kind == "seed size sweep" else "rho"
-        r = collapse(ds, var=var, size_dim=size, n_boot=n_boot, seed=seed)
+        r = collapse(ds, var=var, size_dim=size, n_boot=n_boot, seed=seed, t_min=t_min,
+                     t_max=t_max)
         est.update(estimates(r))
         est.pop("quality", None)
         notes.append(f"collapse quality {float(r['quality']):.3g} (about 1 = within errors)")
@@ -224,19 +230,19 @@ def analyze(ds: xr.Dataset, *, n_boot=100, seed=0):
                 est.pop(k, None)
             notes.append("finite-size exponents of the survival are not compared")
     elif kind == "seed run":
-        sp = spreading(ds)
+        sp = spreading(ds, t_min=t_min, t_max=t_max)
         est.update(estimates(sp))
         if "not_measured" in sp.attrs:
             notes.append(sp.attrs["not_measured"])
         notes.append("single seed run: assumed to be at the critical point")
     else:
-        r = fit_power_law(ds)
+        r = fit_power_law(ds, t_min=t_min, t_max=t_max)
         est.update({k: v for k, v in estimates(r).items() if k == "delta"})
         notes.append("single decay run: assumed to be at the critical point")
         if dim == 0 and "delta" in est:
             d = est["delta"]
             if abs(d.value - 1.0) < 3 * d.error + 0.05:
-                k = kappa(ds)
+                k = kappa(ds, t_min=t_min, t_max=t_max)
                 est.update(estimates(k))
                 if "not_measured" in k.attrs:
                     notes.append(k.attrs["not_measured"])

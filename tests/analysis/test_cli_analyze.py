@@ -118,3 +118,16 @@ def test_seed_run_where_nothing_dies(tmp_path, capsys):
     assert main(["classify", out, "--json"]) == 0
     v = json.loads(capsys.readouterr().out)
     assert "delta_prime" in v["missing"]
+
+
+def test_analyze_fit_window(sweep_file, capsys):
+    assert main(["analyze", str(sweep_file), "--json"]) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert main(["analyze", str(sweep_file), "--json", "--t-min", "100"]) == 0
+    late = json.loads(capsys.readouterr().out)
+    key = [k for k in full["estimates"] if k.endswith("_c")][0]
+    assert late["estimates"][key] != full["estimates"][key]   # the window reached the fits
+    assert main(["analyze", str(sweep_file), "--t-min", "50", "--t-max", "10"]) == 2
+    assert "--t-max must be above --t-min" in capsys.readouterr().err
+    assert main(["analyze", str(sweep_file), "--t-min", "abc"]) == 2
+    assert "--t-min must be" in capsys.readouterr().err
