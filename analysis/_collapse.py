@@ -717,7 +717,7 @@ def _check_result(result):
 
 
 def scaled_curves(data, result, var="rho", dim="t", sample_dim="batch"):
-    """Curves on the scaled axes of a collapse result (for plots and checks).
+    r"""Curves on the scaled axes of a collapse result (for plots and checks).
 
     Parameters
     ----------
@@ -732,10 +732,13 @@ def scaled_curves(data, result, var="rho", dim="t", sample_dim="batch"):
 
     Returns
     -------
-    list of tuple
-        ``(label, X, Y, dY)`` per curve (valid points only); ``Y`` is ``ln`` of the scaled
-        variable and ``X`` is ``ln(t / S^b)`` (size form) or ``Delta t^(1/nu_par)`` (control
-        form).
+    xarray.Dataset
+        Dims ``(curve_dim, "point")`` (the curve dimension is the size or control
+        dimension of the collapse; curves shorter than the longest are NaN-padded):
+        ``x`` — the scaled abscissa, :math:`t/S^b` (size form) or
+        :math:`\Delta\, t^{1/\nu_\parallel}` (control form); ``y`` — the scaled
+        variable, :math:`S^a\rho` or :math:`t^\delta\rho`; ``y_error`` — its standard
+        error; ``t`` — the time of each point. Only the points of the collapse window.
     """
     form, cdim = _check_result(result)
     curves = _gather(data, var, cdim, dim, sample_dim)
@@ -755,8 +758,23 @@ def scaled_curves(data, result, var="rho", dim="t", sample_dim="batch"):
         fm = _Form("control", labels, lnT, xc, free)
         q = ((xc,) if free else ()) + (float(result["delta"]), float(result["nu_par"]))
     X, Y = fm.apply(q, lnY)
-    out = []
-    for k in range(len(labels)):
-        ok = np.isfinite(X[k]) & np.isfinite(Y[k])
-        out.append((labels[k], X[k][ok], Y[k][ok], dlnY[k][ok]))
-    return out
+    ok = [np.isfinite(X[k]) & np.isfinite(Y[k]) for k in range(len(labels))]
+    n = max(int(m.sum()) for m in ok)
+    out = {v: np.full((len(labels), n), np.nan) for v in ("x", "y", "y_error", "t")}
+    for k, m in enumerate(ok):
+        j = int(m.sum())
+        y = np.exp(Y[k][m])
+        out["x"][k, :j] = np.exp(X[k][m]) if form == "size" else X[k][m]
+        out["y"][k, :j] = y
+        out["y_error"][k, :j] = y * dlnY[k][m]
+        out["t"][k, :j] = np.exp(lnT[k][m])
+    xname = f"{dim} / {cdim}^b" if form == "size" else f"({cdim} - {cdim}_c) {dim}^(1/nu_par)"
+    yname = f"{cdim}^a {var}" if form == "size" else f"{dim}^delta {var}"
+    return xr.Dataset(
+        {"x": ((cdim, "point"), out["x"], {"long_name": xname, "units": "1"}),
+         "y": ((cdim, "point"), out["y"], {"long_name": yname, "units": "1"}),
+         "y_error": ((cdim, "point"), out["y_error"],
+                     {"long_name": f"standard error of {yname}", "units": "1"}),
+         "t": ((cdim, "point"), out["t"], {"long_name": dim, "units": "1"})},
+        coords={cdim: (cdim, np.asarray(labels))},
+        attrs={"form": form, "var": var})

@@ -133,13 +133,14 @@ def plot_collapse(data, result, var="rho", dim="t", sample_dim="batch", ax=None,
     """
     from ._collapse import scaled_curves
 
-    curves = scaled_curves(data, result, var, dim, sample_dim)
+    sc = scaled_curves(data, result, var, dim, sample_dim)
     fig, ax = _figure(ax, figsize=figsize)
     form, cd = result.attrs["form"], result.attrs["curve_dim"]
-    for lab, X, Y, dY in curves:
-        x = np.exp(X) if form == "size" else X
-        ax.errorbar(x, np.exp(Y), yerr=np.exp(Y) * dY, fmt=".", ms=2,
-                    elinewidth=0.5, label=f"{cd} = {lab:g}")
+    for k, lab in enumerate(sc[cd].values):
+        c = sc.isel({cd: k})
+        ok = np.isfinite(c["x"].values)
+        ax.errorbar(c["x"].values[ok], c["y"].values[ok], yerr=c["y_error"].values[ok],
+                    fmt=".", ms=2, elinewidth=0.5, label=f"{cd} = {lab:g}")
     ax.set_yscale("log")
     v, t, s = _math(var), _math(dim), _math(cd)
     if form == "size":
