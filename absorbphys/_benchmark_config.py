@@ -716,6 +716,9 @@ def load_config(path) -> list[Entry]:
         raise ValueError(f"config: cannot read {str(p)!r}: {exc.strerror}") from None
     except ValueError as exc:
         raise ValueError(f"config: {str(p)!r} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"config: {str(p)!r} is nested too deeply to be a benchmark "
+                         "configuration (a list of flat entries)") from None
     if isinstance(data, dict):
         data = data.get("entries")
     if not isinstance(data, list) or not data:

@@ -304,9 +304,11 @@ def run(args) -> int:
             ap.save(crit, args.critical_out)
             written.append(args.critical_out)
         if figure is not None:
-            with open(args.plot, "wb") as fh:
-                written.append(args.plot)
-                fh.write(figure)
+            from absorbphys._io import atomic_write
+
+            with atomic_write(args.plot, what="--plot") as tmp:
+                tmp.write_bytes(figure)
+            written.append(args.plot)
     except BaseException:
         for path in written:
             try:

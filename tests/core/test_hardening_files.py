@@ -346,3 +346,22 @@ def test_sweep_refuses_an_impossible_point_before_any_work(monkeypatch):
     with pytest.raises(ValueError, match=r"grid point lam=1000000.0: lam, L, t_max"):
         ap.sweep("contact", {"lam": [1.5, 1e6]}, t_max=1e9, samples=2,
                  params={"L": 4096}, times="log", workers=1)
+
+
+def test_deeply_nested_config_is_one_line(tmp_path, capsys):
+    cfg = tmp_path / "deep.json"
+    cfg.write_text("[" * 100000 + "]" * 100000)
+    rc, _, err = run_cli(["benchmark", "--config", str(cfg), "--out", str(tmp_path / "o")],
+                         capsys)
+    one_line_error(rc, err, "nested too deeply")
+    assert listing(tmp_path) == ["deep.json"]
+
+
+def test_train_plot_to_fifo_is_refused(tmp_path, capsys):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    rc, _, err = run_cli(["train", "--grid", "sigma_w=1.0,1.5", "--grid", "depth=1",
+                          "--epochs", "1", "--n-train", "32", "--n-test", "16",
+                          "--ntk-examples", "2", "--plot", str(fifo), "--quiet"], capsys)
+    one_line_error(rc, err, "not a regular file")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
