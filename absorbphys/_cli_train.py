@@ -184,6 +184,8 @@ def _validate(args):
 
     o = {}
     grid = {"sigma_w": args.sigma_w, "depth": args.depth, "sigma_b": args.sigma_b}
+    # errors name the option the user typed (--sigma-w or --grid sigma_w)
+    flag = {k: f"--{k.replace('_', '-')}" for k in grid}
     for text in args.grid:
         from absorbphys.cli import parse_assignment
 
@@ -193,11 +195,11 @@ def _validate(args):
                   f"{', '.join(GRID_DEFAULTS)}")
         if grid[name] is not None:
             _fail(f"--grid: {name} given twice (--grid {name}=... or --{name.replace('_', '-')})")
-        grid[name] = spec
+        grid[name], flag[name] = spec, f"--grid {name}"
     grid = {k: GRID_DEFAULTS[k] if v is None else v for k, v in grid.items()}
-    o["sigma_w"] = _values("--grid sigma_w", grid["sigma_w"], "sigma_w")
-    o["depth"] = _values("--grid depth", grid["depth"], "depth", int)
-    o["sigma_b"] = _values("--grid sigma_b", grid["sigma_b"], "sigma_b")
+    o["sigma_w"] = _values(flag["sigma_w"], grid["sigma_w"], "sigma_w")
+    o["depth"] = _values(flag["depth"], grid["depth"], "depth", int)
+    o["sigma_b"] = _values(flag["sigma_b"], grid["sigma_b"], "sigma_b")
     for name, param in (("activation", "activation"), ("arch", "arch"), ("task", "task")):
         o[name] = _one(f"--{name}", getattr(args, name), param)
     for name in ("width", "channels", "kernel_size", "n_train", "n_test", "lr", "epochs",
