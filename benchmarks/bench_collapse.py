@@ -43,8 +43,9 @@ def make_data(n_sizes=6, n_t=500, batches=20, seed=0):
 
 
 def main():
-    from absorbphys.analysis import _collapse, _core, collapse
     from naive_hh import hh_quality_naive
+
+    from absorbphys.analysis import _collapse, _core, collapse
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)

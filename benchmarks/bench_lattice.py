@@ -31,9 +31,9 @@ import time
 
 import numba
 import numpy as np
-from absorbphys.models import _contact_cpu, _dk_cpu
 
 import absorbphys  # noqa: F401  (configures the threading layer)
+from absorbphys.models import _contact_cpu, _dk_cpu
 
 P_BOND = 0.644700185
 P_SITE = 0.70548522

@@ -37,10 +37,10 @@ import platform  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-from absorbphys.models import LayerStack  # noqa: E402
 
 import absorbphys as ap  # noqa: E402
 from absorbphys import Param  # noqa: E402
+from absorbphys.models import LayerStack  # noqa: E402
 
 N = ARGS.width
 R = ARGS.repeat

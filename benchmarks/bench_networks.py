@@ -28,14 +28,6 @@ import time  # noqa: E402
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
-from absorbphys.models import _cnn_cpu, _mlp_cpu  # noqa: E402
-from absorbphys.models._mlp_cpu import (  # noqa: E402
-    init_pair,
-    normal_pair_fast,
-    normal_pair_vec,
-    replica_rho,
-)
-from absorbphys.models.activations import act_phi_diff, get_activation  # noqa: E402
 from numba import njit  # noqa: E402
 
 from absorbphys._rng import (  # noqa: E402
@@ -45,6 +37,14 @@ from absorbphys._rng import (  # noqa: E402
     sample_key,
     step_key,
 )
+from absorbphys.models import _cnn_cpu, _mlp_cpu  # noqa: E402
+from absorbphys.models._mlp_cpu import (  # noqa: E402
+    init_pair,
+    normal_pair_fast,
+    normal_pair_vec,
+    replica_rho,
+)
+from absorbphys.models.activations import act_phi_diff, get_activation  # noqa: E402
 
 R = ARGS.repeat
 

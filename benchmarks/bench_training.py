@@ -13,8 +13,9 @@ import platform
 import time
 
 import numpy as np
-from absorbphys.models import training as T
 from threadpoolctl import threadpool_limits
+
+from absorbphys.models import training as T
 
 
 def median_time(fn, repeats):

@@ -9,13 +9,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from absorbphys.models._mlp_cpu import normal_pair_fast, replica_rho
-from absorbphys.models.activations import act_phi_diff, rebind_njit, user_namespace_cpu
 from numba import njit, prange
 
 from absorbphys import _rng
 from absorbphys._kernels import alloc_sums, record_sums
 from absorbphys._rng import sample_key, step_key
+from absorbphys.models._mlp_cpu import normal_pair_fast, replica_rho
+from absorbphys.models.activations import act_phi_diff, rebind_njit, user_namespace_cpu
 
 STREAM_DYNAMICS = _rng.STREAM_DYNAMICS
 STREAM_INPUT = _rng.STREAM_INPUT

@@ -24,12 +24,12 @@ import math
 import types
 
 import numpy as np
-from absorbphys.models import _cnn_cpu, _mlp_cuda
 from numba import njit
 
 from absorbphys import _cuda
 from absorbphys._kernels import alloc_sums, record_sums, sums_dict
 from absorbphys._rng import STREAM_DYNAMICS, STREAM_INPUT, STREAM_WEIGHTS
+from absorbphys.models import _cnn_cpu, _mlp_cuda
 
 cuda = _cuda.require()
 DEV = _cuda.device_rng()

@@ -18,11 +18,11 @@ the CPU's bit for bit (time increments use IEEE division, no fused multiply-add)
 from __future__ import annotations
 
 import numpy as np
-from absorbphys.models import _contact_cpu
 
 from absorbphys import _cuda
 from absorbphys._kernels import sums_dict
 from absorbphys._rng import STREAM_DYNAMICS
+from absorbphys.models import _contact_cpu
 
 cuda = _cuda.require()
 DEV = _cuda.device_rng()

@@ -20,6 +20,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit, prange
+from numba.cpython.unsafe.numbers import leading_zeros
+
+from absorbphys import _rng
+from absorbphys._kernels import alloc_sums
+from absorbphys._rng import draw, sample_key, step_key
 from absorbphys.models.activations import (
     _POW2,
     ERF,
@@ -33,12 +39,6 @@ from absorbphys.models.activations import (
     tanh_pair,
     user_namespace_cpu,
 )
-from numba import njit, prange
-from numba.cpython.unsafe.numbers import leading_zeros
-
-from absorbphys import _rng
-from absorbphys._kernels import alloc_sums
-from absorbphys._rng import draw, sample_key, step_key
 
 STREAM_DYNAMICS = _rng.STREAM_DYNAMICS
 STREAM_INPUT = _rng.STREAM_INPUT

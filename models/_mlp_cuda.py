@@ -32,12 +32,12 @@ import math
 import types
 
 import numpy as np
-from absorbphys.models import activations as _act
 from numba import njit
 
 from absorbphys import _cuda
 from absorbphys._kernels import alloc_sums
 from absorbphys._rng import STREAM_DYNAMICS, STREAM_INPUT, STREAM_WEIGHTS
+from absorbphys.models import activations as _act
 
 cuda = _cuda.require()
 DEV = _cuda.device_rng()

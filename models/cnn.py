@@ -29,6 +29,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+
+import absorbphys
+from absorbphys._kernels import sums_dict
+from absorbphys._params import Param
+from absorbphys._process import AbsorbingProcess
 from absorbphys.models import _cnn_cpu
 from absorbphys.models.activations import ACTIVATIONS, get_activation
 from absorbphys.models.meanfield import (
@@ -40,11 +45,6 @@ from absorbphys.models.meanfield import (
     init_rho,
     input_variance,
 )
-
-import absorbphys
-from absorbphys._kernels import sums_dict
-from absorbphys._params import Param
-from absorbphys._process import AbsorbingProcess
 
 __all__ = ["CNN"]
 

@@ -50,13 +50,13 @@ from importlib import import_module
 from typing import Any, ClassVar
 
 import numpy as np
-from absorbphys.models.meanfield import check_c0_init, init_rho
 from numba import njit
 
 import absorbphys
 from absorbphys import _rng
 from absorbphys._params import Param, UsageError, short
 from absorbphys._process import AbsorbingProcess
+from absorbphys.models.meanfield import check_c0_init, init_rho
 
 __all__ = ["LayerStack"]
 

@@ -40,6 +40,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+
+import absorbphys
+from absorbphys._params import Param
+from absorbphys._process import AbsorbingProcess
 from absorbphys.models import _mlp_cpu
 from absorbphys.models.activations import ACTIVATIONS, get_activation
 from absorbphys.models.meanfield import (
@@ -51,10 +55,6 @@ from absorbphys.models.meanfield import (
     init_rho,
     input_variance,
 )
-
-import absorbphys
-from absorbphys._params import Param
-from absorbphys._process import AbsorbingProcess
 
 __all__ = ["MLP"]
 

@@ -655,10 +655,9 @@ def measure_width_cost(sigma_b, activation="tanh", widths=(64, 128, 256), *, t_f
         ``mu_estimate_error``: ``mu_N`` at the largest width where it is finite, with its
         statistical error and the drift from the next smaller width added in quadrature.
     """
-    from absorbphys.models.mlp import MLP
-
     import absorbphys
     from absorbphys import analysis
+    from absorbphys.models.mlp import MLP
 
     sb = _check("sigma_b", sigma_b)
     act = str(activation)

@@ -1,5 +1,6 @@
 import numpy as np
 import synth
+
 from absorbphys.analysis import analyze
 
 DP = {"delta": 0.159464, "theta": 0.313686, "z": 1.580745, "nu_par": 1.733847}
@@ -58,6 +59,7 @@ def test_mismatched_inputs_raise():
     import json
 
     import pytest
+
     from absorbphys.analysis import Estimate, classify, critical_point
 
     f = synth.scaling_sweep(DP["delta"], DP["nu_par"], 0.6447)

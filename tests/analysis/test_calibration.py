@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import synth
 import xarray as xr
-from absorbphys.analysis import Estimate, classify, decide, fit_beta, fit_power_law, kappa
 
 import absorbphys as ap
 from absorbphys._benchmark import classify_groups
+from absorbphys.analysis import Estimate, classify, decide, fit_beta, fit_power_law, kappa
 
 BETA_DP1 = 0.276486      # Jensen (1999)
 DELTA_DP1 = 0.159464     # Jensen (1999)

@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 import synth
+
 from absorbphys.analysis import (
     EXPONENTS,
     Estimate,

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 import synth
-from absorbphys.analysis import Estimate, collapse, scaled_curves
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from absorbphys.analysis import Estimate, collapse, scaled_curves
 
 
 def within(est, err, true, k=4.0):
@@ -98,10 +99,9 @@ def test_collapse_escapes_the_trivial_decay_basin():
     # coarse scan all lie there (at large b); the free fit used to stop at a ~ 5.7, b ~ 3.7
     # (quality 1.3 > 1.04 of the true minimum). Starting from the local minima of the scan
     # profile finds the catalog's a = b = 1/2.
+    import absorbphys as ap
     from absorbphys.analysis import fss_exponents
     from absorbphys.models.contact import MeanFieldContactProcess
-
-    import absorbphys as ap
 
     ref = fss_exponents("mean_field", size_kind="N")
     runs = []
@@ -120,9 +120,8 @@ def test_collapse_window_escapes_the_early_transient():
     # by every width (rho from 1 to ~0.3). Over all times the free collapse settles in the
     # trivial basin a ~ 0.06, b ~ 0.2 at quality ~ 8 with error bars that exclude the answer
     # a = b = 1 (1/rho ~ kappa l up to l ~ N); the automatic window drops the transient.
-    from absorbphys.models.mlp import MLP
-
     import absorbphys as ap
+    from absorbphys.models.mlp import MLP
 
     runs = [ap.simulate(MLP(width=n, sigma_w=1.395584, sigma_b=0.3, activation="tanh"),
                         t_max=8 * n, samples=128, times="log", seed=1 + i, progress=False)

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from absorbphys.analysis import classify, critical_point, spreading
-from absorbphys.models import DirectedPercolation
 
 import absorbphys as ap
+from absorbphys.analysis import classify, critical_point, spreading
+from absorbphys.models import DirectedPercolation
 
 P_C = 0.644700185  # bond DP, Jensen (1999)
 DP1 = {"delta": 0.159464, "delta_prime": 0.159464, "theta": 0.313686, "z": 1.580745}

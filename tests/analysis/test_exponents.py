@@ -2,6 +2,9 @@ import numpy as np
 import pytest
 import synth
 import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from absorbphys.analysis import (
     Estimate,
     critical_point,
@@ -17,8 +20,6 @@ from absorbphys.analysis import (
     stationary_density,
     width_cost,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 DP_DELTA, DP_NU_PAR = 0.159464, 1.733847
 

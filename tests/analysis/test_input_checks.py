@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import synth
 import xarray as xr
+
 from absorbphys.analysis import (
     analyze,
     classify,

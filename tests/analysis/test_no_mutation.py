@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import synth
 import xarray as xr
-from absorbphys.models import MLP, ContactProcess, DirectedPercolation
-from absorbphys.models import meanfield as mf
 
 import absorbphys
 from absorbphys import analysis as an
+from absorbphys.models import MLP, ContactProcess, DirectedPercolation
+from absorbphys.models import meanfield as mf
 
 matplotlib.use("Agg")
 

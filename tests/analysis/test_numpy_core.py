@@ -1,8 +1,9 @@
 import numpy as np
-from absorbphys.analysis import _core
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from naive_hh import hh_quality_naive
+
+from absorbphys.analysis import _core
 
 
 def test_replicate_means_match_naive_weighted_means():

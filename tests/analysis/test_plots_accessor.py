@@ -2,6 +2,9 @@ import matplotlib
 import pytest
 import synth
 import xarray as xr
+from matplotlib.figure import Figure
+
+import absorbphys  # noqa: F401  (registers ds.absorb through absorbphys.analysis)
 from absorbphys.analysis import (
     classify,
     collapse,
@@ -12,9 +15,6 @@ from absorbphys.analysis import (
     plot_decay,
     plot_phase_diagram,
 )
-from matplotlib.figure import Figure
-
-import absorbphys  # noqa: F401  (registers ds.absorb through absorbphys.analysis)
 
 
 @pytest.fixture(scope="module")

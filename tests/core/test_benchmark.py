@@ -4,11 +4,11 @@ import json
 import math
 
 import pytest
-from absorbphys.analysis._estimate import Estimate
 
 import absorbphys as ap
 from absorbphys._benchmark import benchmark, classify_groups
 from absorbphys._benchmark_config import Entry, default_config, load_config
+from absorbphys.analysis._estimate import Estimate
 from absorbphys.cli import main
 
 # A tiny 1+1 bond DP entry: every stage (coarse-to-fine sweep, decay, spreading, FSS with the

@@ -3,10 +3,10 @@
 import functools
 
 import pytest
-from absorbphys.models import training
 
 import absorbphys as ap
 from absorbphys.cli import main
+from absorbphys.models import training
 
 #: the smallest sweep the training tests use (about a second)
 SMALL = ["--sigma-w", "1.0,1.5", "--depth", "1,2", "--epochs", "1", "--n-train", "32",

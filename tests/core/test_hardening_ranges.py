@@ -14,18 +14,6 @@ import tracemalloc
 import numpy as np
 import pytest
 import xarray as xr
-from absorbphys.analysis import analyze, classify, critical_point, fit_power_law
-from absorbphys.models import (
-    CNN,
-    MLP,
-    ContactProcess,
-    DirectedPercolation,
-    MeanFieldContactProcess,
-    MeanFieldNetwork,
-    training,
-)
-from absorbphys.models import contact as contact_mod
-from absorbphys.models import meanfield as mf
 
 import absorbphys as ap
 from absorbphys import _simulate
@@ -38,7 +26,19 @@ from absorbphys._benchmark_config import (
     MAX_TOTAL_SAMPLES,
     Entry,
 )
+from absorbphys.analysis import analyze, classify, critical_point, fit_power_law
 from absorbphys.cli import main
+from absorbphys.models import (
+    CNN,
+    MLP,
+    ContactProcess,
+    DirectedPercolation,
+    MeanFieldContactProcess,
+    MeanFieldNetwork,
+    training,
+)
+from absorbphys.models import contact as contact_mod
+from absorbphys.models import meanfield as mf
 
 RANGE = r"must be in \[0, 1e\+12\]"
 

@@ -14,7 +14,6 @@ import subprocess
 
 import numpy as np
 import pytest
-from absorbphys.analysis import Estimate
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgba
 from matplotlib.image import imread
@@ -32,6 +31,7 @@ from absorbphys._report import (
     reproduce_command,
     shown_class,
 )
+from absorbphys.analysis import Estimate
 
 # A tiny 1+1 bond DP entry (as in test_benchmark.py): every stage runs in a few seconds.
 TINY_DP = dict(

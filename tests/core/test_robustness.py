@@ -8,10 +8,10 @@ import textwrap
 
 import numpy as np
 import pytest
-from absorbphys.models import MLP, DirectedPercolation
 
 import absorbphys as ap
 from absorbphys._params import check_int
+from absorbphys.models import MLP, DirectedPercolation
 
 # a DP run in the active phase that takes minutes: only an interrupt ends it early
 LONG = ["simulate", "dp", "-p", "L=65536", "-p", "p=0.7", "--t-max", "100000000",
@@ -105,9 +105,8 @@ def test_user_activation_is_probed_at_construction():
 
 
 def test_command_line_input_details(tmp_path, capsys):
-    from absorbphys.models import MeanFieldNetwork
-
     from absorbphys.cli import main
+    from absorbphys.models import MeanFieldNetwork
 
     def err_of(argv):
         assert main(argv) == 2

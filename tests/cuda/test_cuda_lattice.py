@@ -7,6 +7,7 @@ random numbers and the host sums the per-sample counts in the CPU kernels' order
 
 import numpy as np
 import pytest
+
 from absorbphys.models import _contact_cpu, _dk_cpu
 
 EDGES = np.array([0, 2, 3], np.int64)  # two batches, three samples

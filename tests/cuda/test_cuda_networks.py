@@ -9,6 +9,7 @@ Sizes are tiny for the CUDA simulator.
 
 import numpy as np
 import pytest
+
 from absorbphys.models import _cnn_cpu, _mlp_cpu
 from absorbphys.models.activations import get_activation
 

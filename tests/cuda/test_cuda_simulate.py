@@ -4,11 +4,11 @@ Lattice models: identical values (bit for bit). Networks: equal to rounding. Tin
 the CUDA simulator.
 """
 
-import absorbphys.models  # noqa: F401  (registers the models)
 import numpy as np
 import pytest
 
 import absorbphys as ap
+import absorbphys.models  # noqa: F401  (registers the models)
 
 CUDA_MODELS = ("dk", "dp", "contact", "mfcp", "mlp", "cnn")
 

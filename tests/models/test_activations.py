@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+
 from absorbphys.models.activations import ACTIVATIONS, get_activation
 
 REF = {
@@ -121,11 +122,11 @@ def test_tanh_difference_keeps_relative_accuracy_in_saturation():
 
 
 def test_fast_exponential_and_normal_pair_agree_with_libm():
-    from absorbphys.models._mlp_cpu import normal_pair_fast
-    from absorbphys.models.activations import expm1_fast
     from numba import njit
 
     from absorbphys._rng import normal_pair
+    from absorbphys.models._mlp_cpu import normal_pair_fast
+    from absorbphys.models.activations import expm1_fast
 
     @njit
     def worst(xs, key, n):
@@ -147,11 +148,11 @@ def test_fast_exponential_and_normal_pair_agree_with_libm():
 
 def test_vectorised_log_normal_pair_and_tanh_pair_agree_with_references():
     # the MLP Gaussian kernel's libm-free helpers, compiled as in the kernel (FMA allowed)
-    from absorbphys.models._mlp_cpu import log_u53, normal_pair_vec, tanh_pair_vec
-    from absorbphys.models.activations import tanh_pair
     from numba import njit
 
     from absorbphys._rng import normal_pair
+    from absorbphys.models._mlp_cpu import log_u53, normal_pair_vec, tanh_pair_vec
+    from absorbphys.models.activations import tanh_pair
 
     @njit(error_model="numpy", fastmath={"contract"})
     def vec(ks, a, d, key, n, lo, t1, t2, z):
@@ -198,9 +199,10 @@ def test_vectorised_log_normal_pair_and_tanh_pair_agree_with_references():
 
 def test_vectorised_erf_pair_agrees_with_libm_and_the_scalar_formulas():
     # the MLP Gaussian kernel's libm-free erf (fdlibm's rational approximations with selects)
+    from numba import njit
+
     from absorbphys.models._mlp_cpu import erf_erfc_pos, erf_pair_vec
     from absorbphys.models.activations import ERF, act_phi_diff
-    from numba import njit
 
     @njit(error_model="numpy", fastmath={"contract"})
     def vec(u, e, c, a, d, p, q):

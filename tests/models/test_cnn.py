@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from absorbphys.models import meanfield as mf
-from absorbphys.models.cnn import CNN
 
 import absorbphys as ap
+from absorbphys.models import meanfield as mf
+from absorbphys.models.cnn import CNN
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import naive  # noqa: E402

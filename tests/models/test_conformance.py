@@ -12,10 +12,10 @@ import numba
 import numpy as np
 import pytest
 import xarray as xr
-from absorbphys.models import LayerStack
 
 import absorbphys as ap
 from absorbphys import Param
+from absorbphys.models import LayerStack
 
 
 def _init(rng, width, sigma_w, sigma_b):

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from absorbphys.models import ContactProcess, MeanFieldContactProcess, _contact_cpu
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import absorbphys
+from absorbphys.models import ContactProcess, MeanFieldContactProcess, _contact_cpu
 from tests import naive
 
 

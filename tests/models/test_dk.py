@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from absorbphys.models import DirectedPercolation, DomanyKinzel, _dk_cpu
-from absorbphys.models.dk import dk_pn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import absorbphys
+from absorbphys.models import DirectedPercolation, DomanyKinzel, _dk_cpu
+from absorbphys.models.dk import dk_pn
 from tests import naive
 
 # (p1, p2): generic, bond-DP critical, XOR, OR, p2 = 1 with p1 < 1, p1 = 0

@@ -14,10 +14,10 @@ import numba
 import numpy as np
 import pytest
 import xarray as xr
-from absorbphys.models import CNN, MLP, LayerStack
 
 import absorbphys as ap
 from absorbphys import Param, UsageError
+from absorbphys.models import CNN, MLP, LayerStack
 
 SIGMAS = {"sigma_w": Param("float", 0.0, 100.0, doc="weight standard deviation"),
           "sigma_b": Param("float", 0.0, 100.0, doc="bias standard deviation")}

@@ -4,9 +4,9 @@ import math
 
 import numpy as np
 import pytest
-from absorbphys.models import meanfield as mf
 
 import absorbphys as ap
+from absorbphys.models import meanfield as mf
 
 # ../shared/REFERENCES.md (Gauss-Hermite 201 nodes; sigma_b = 1 agrees to 2e-7)
 TABLE = [(0.0, 1.0, 0.0), (0.05, 1.122539, 0.153692), (0.1, 1.193401, 0.273301),

@@ -7,11 +7,11 @@ from pathlib import Path
 import numba
 import numpy as np
 import pytest
-from absorbphys.models import meanfield as mf
-from absorbphys.models.mlp import MLP
 from scipy import stats
 
 import absorbphys as ap
+from absorbphys.models import meanfield as mf
+from absorbphys.models.mlp import MLP
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import naive  # noqa: E402

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import xarray as xr
+
 from absorbphys.models import training as T
 
 
