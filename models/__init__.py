@@ -11,6 +11,7 @@ from absorbphys.models.dk import DirectedPercolation, DomanyKinzel  # noqa: E402
 from absorbphys.models.layerstack import LayerStack  # noqa: E402  (user-defined networks)
 from absorbphys.models.meanfield import MeanFieldNetwork  # noqa: E402
 from absorbphys.models.mlp import MLP  # noqa: E402
+from absorbphys.models.resmlp import ResMLP  # noqa: E402
 
 __all__ = ["CNN", "ContactProcess", "DirectedPercolation", "DomanyKinzel", "LayerStack", "MLP",
-           "MeanFieldContactProcess", "MeanFieldNetwork"]
+           "MeanFieldContactProcess", "MeanFieldNetwork", "ResMLP"]

@@ -28,6 +28,13 @@ Expectations use composite Gauss–Legendre quadrature of the normal density on
 poles of ``tanh`` are resolved at any variance; plain Gauss–Hermite with 201 nodes is still
 off by 1e-6 at :math:`\sigma_b = 1`) and split at the kinks of ``relu``/``hard_tanh`` (or
 user ``breakpoints``); roots use Brent's method.
+
+Residual networks :math:`h_{l+1} = h_l + \alpha(W\phi(h_l) + b)` (:mod:`absorbphys.models.resmlp`)
+have their own maps, :func:`resmlp_q_map`, :func:`resmlp_rho_map`,
+:func:`resmlp_correlation_map` and :func:`resmlp_trajectory`: the variance has no fixed point
+there and grows without bound, so their quadrature resolves only the window
+:math:`|\sqrt q z| \le 20` on the scale 1 (68 segments at any ``q``; closed forms for
+``linear``, ``relu`` and ``sin``).
 """
 
 from __future__ import annotations
@@ -38,6 +45,11 @@ from functools import lru_cache
 from typing import ClassVar
 
 import numpy as np
+from scipy import optimize
+
+import absorbphys
+from absorbphys._params import Param
+from absorbphys._process import AbsorbingProcess
 from absorbphys.models.activations import (
     ACTIVATIONS,
     ERF,
@@ -48,14 +60,10 @@ from absorbphys.models.activations import (
     TANH,
     get_activation,
 )
-from scipy import optimize
-
-import absorbphys
-from absorbphys._params import Param
-from absorbphys._process import AbsorbingProcess
 
 __all__ = ["MeanFieldNetwork", "chi1", "correlation_map", "critical_line",
-           "critical_sigma_w", "depth_scale", "kappa", "q_star", "rho_map", "variance_map"]
+           "critical_sigma_w", "depth_scale", "kappa", "q_star", "resmlp_correlation_map",
+           "resmlp_q_map", "resmlp_rho_map", "resmlp_trajectory", "rho_map", "variance_map"]
 
 _N_GL = 8        # Gauss-Legendre nodes per segment
 _SEG = 1.0       # segment length in z (at most)
@@ -749,3 +757,444 @@ def init_rho(init, seed_rho):
     if init == "seed":
         return float(seed_rho)
     return 1.0 - float(init)
+
+
+# ============================================================================ residual MLP
+# h_{l+1} = h_l + alpha (W phi(h_l) + b), fresh W ~ N(0, sigma_w^2/N), b ~ N(0, sigma_b^2):
+# the branch is uncorrelated with h_l (W is independent of it), so the variance and the
+# replica covariance add up layer by layer (see the docstrings below and models/resmlp.py).
+
+#: Largest residual branch scale ``alpha``: with ``sigma_w, sigma_b <= 1e12`` the branch
+#: variance ``alpha**2 sigma**2 <= 1e30`` keeps every product of the exact transition (the
+#: conditional variance ``~ (alpha sigma)**4 (N q)**2 / N**2``) below 1e270 while ``q``
+#: stays below :data:`Q_OVERFLOW`.
+ALPHA_MAX = 1e3
+#: Specification of the residual branch scale (shared by the residual model and its maps).
+ALPHA = Param("float", 0.0, ALPHA_MAX, default=1.0, doc="residual branch scale alpha")
+#: Input variance of the residual MLP: it has no fixed point ``q*`` to default to.
+RES_Q0 = Param("float", 0.0, Q0_MAX, low_open=True, default=1.0,
+               doc="input variance q0 (> 0; there is no fixed point q*)")
+#: Half-width in ``u = sqrt(q) z`` of the finely resolved window of the residual maps'
+#: quadrature: beyond ``|u| = 20`` saturating activations are constant to double precision
+#: (``1 - tanh 20 = 8e-18``) and the others smooth on the scale ``sqrt(q)``.
+_U_WIN = 20.0
+#: Offsets (in units of the replica scale ``s``) of the outer edges placed around the
+#: window's ends and the kinks: the inner integral varies there on the scale ``s``.
+_S_OFFSETS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, -0.25, -0.5, -1.0, -2.0, -4.0, -8.0,
+              -16.0)
+_COARSE = np.linspace(-_ZMAX, _ZMAX, 19)
+
+
+def _window(centre, half, seg):
+    """Edges of ``[centre - half, centre + half]`` in pieces of at most ``seg`` (clipped)."""
+    n = max(1, int(math.ceil(2.0 * half / seg)))
+    return np.clip(np.linspace(centre - half, centre + half, n + 1), -_ZMAX, _ZMAX)
+
+
+def _res_edges1(act, q):
+    """Segment edges in ``z`` for ``E[f(sqrt(q) z)]``: coarse, plus a fine window |u| <= 20.
+
+    Unlike :func:`_regular_edges` (uniform segments of ``0.8 / sqrt(q)`` over the whole
+    range, capped at 400), only ``|u| <= 20`` is resolved on the scale 1 of ``u``: at most
+    68 segments at any ``q``, accurate for activations that are constant or smooth on the
+    scale ``sqrt(q)`` beyond (all built-ins but ``sin``, which has a closed form).
+    """
+    sq = math.sqrt(q)
+    parts = [_COARSE]
+    if sq > _SEG_Q:
+        parts.append(_window(0.0, _U_WIN / sq, _SEG_Q / sq))
+    bps = [b / sq for b in act.breakpoints if abs(b / sq) < _ZMAX]
+    parts.append(np.array(bps))
+    return np.unique(np.concatenate(parts)), sq
+
+
+def _res_expect1(act, q, f):
+    q = min(float(q), _QMAX)
+    edges, sq = _res_edges1(act, q)
+    z, w = _segments(edges, _N_GL)
+    return float(np.dot(w, f(sq * z)))
+
+
+def _res_nodes2(act, q, rho):
+    """Nodes (z1, z2) and weights for the pair (u1, Delta) at variance q, ``1 - c = rho``.
+
+    Outer (``z1``): the grid of :func:`_res_edges1` plus edges at distances ``k s``
+    (``s = sqrt(rho (2 - rho))``, ``|k| <= 16``) around the window's ends and the kinks.
+    Inner (``z2``, per row): ``u2 = sqrt(q) (c z1 + s z2)`` varies on the scale
+    ``1 / (sqrt(q) s)`` in ``z2``; a fine window ``|u2| <= 20`` centred at ``-c z1 / s`` and
+    the kinks of ``u2`` are added to the coarse grid (68 segments per row at most).
+    """
+    s = math.sqrt(rho * (2.0 - rho)) if rho < 2.0 else 0.0
+    c = 1.0 - rho
+    e1, sq = _res_edges1(act, q)
+    centres = [b / sq for b in act.breakpoints]
+    if sq > _SEG_Q:
+        w = min(_ZMAX, _U_WIN / sq)
+        centres += [-w, w]
+    if s > 0:
+        extra = [x + k * s for x in centres for k in _S_OFFSETS]
+        e1 = np.unique(np.clip(np.concatenate([e1, extra]), -_ZMAX, _ZMAX))
+    z1, w1 = _segments(e1, _N_GL)
+    parts = []
+    if s > 0 and sq * s > _SEG_Q:
+        centre = -c * z1 / s
+        half = _U_WIN / (sq * s)
+        n = int(math.ceil(2.0 * _U_WIN / _SEG_Q))
+        parts.append(np.clip(centre[:, None] + np.linspace(-half, half, n + 1), -_ZMAX, _ZMAX))
+    if s > 0:
+        for b in act.breakpoints:
+            parts.append(np.clip((b / sq - c * z1) / s, -_ZMAX, _ZMAX)[:, None])
+    if parts:
+        edges = np.sort(np.concatenate(
+            [np.broadcast_to(_COARSE, z1.shape + _COARSE.shape)] + parts, axis=-1), axis=-1)
+        z2, w2 = _segments(edges, _N_GL)
+        return z1[:, None], z2, w1[:, None] * w2
+    z2, w2 = _segments(_COARSE, _N_GL)
+    return z1[:, None], z2[None, :], w1[:, None] * w2[None, :]
+
+
+def _sin_minus_theta_cos(theta):
+    """``sin t - t cos t`` without cancellation for small ``t`` (series below 0.5)."""
+    if theta >= 0.5:
+        return math.sin(theta) - theta * math.cos(theta)
+    t2 = theta * theta
+    term, out = theta * t2 / 6.0, 0.0  # t^(2k+1) / (2k+1)! for k = 1
+    for k in range(1, 12):  # sum_k (-1)^(k+1) 2k t^(2k+1) / (2k+1)!
+        out += (-1) ** (k + 1) * 2 * k * term
+        term *= t2 / ((2 * k + 2) * (2 * k + 3))
+    return out
+
+
+def _res_phi2(act, q):
+    """``E[phi(sqrt(q) z)^2]`` (closed forms for linear, relu, sin)."""
+    q = min(float(q), _QMAX)
+    if act.code == LINEAR:
+        return q
+    if act.code == RELU:
+        return 0.5 * q
+    if act.code == SIN:
+        return -0.5 * math.expm1(-2.0 * q)
+    return _res_expect1(act, q, lambda x: act.np_phi(x) ** 2)
+
+
+def _res_half_msd(act, q, rho):
+    r"""``E[(phi(u2) - phi(u1))^2] / 2`` at variance ``q`` and ``1 - c = rho`` (difference form).
+
+    Closed forms: linear ``q rho``; relu ``q (pi rho - sin t + t cos t) / (2 pi)`` with
+    ``t = arccos c``; sin ``-expm1(-q rho) (1 + e^{-q (2 - rho)}) / 2``; otherwise the
+    quadrature of :func:`_res_nodes2` on the accurate difference ``act.np_diff``.
+    """
+    if rho == 0.0:
+        return 0.0
+    q = min(float(q), _QMAX)
+    if q == 0.0:
+        return 0.0
+    if act.code == LINEAR:
+        return q * rho
+    if act.code == RELU:
+        theta = 2.0 * math.asin(min(1.0, math.sqrt(0.5 * rho)))
+        return q * (math.pi * rho - _sin_minus_theta_cos(theta)) / (2.0 * math.pi)
+    if act.code == SIN:
+        return -0.5 * math.expm1(-q * rho) * (1.0 + math.exp(-q * (2.0 - rho)))
+    z1, z2, w = _res_nodes2(act, q, rho)
+    sq = math.sqrt(q)
+    s = math.sqrt(rho * (2.0 - rho)) if rho < 2.0 else 0.0
+    u1 = sq * z1
+    delta = sq * (-rho * z1 + s * z2)
+    dphi = act.np_diff(np.broadcast_to(u1, delta.shape), delta)
+    return 0.5 * float(np.sum(w * dphi * dphi))
+
+
+def _res_check(q, sigma_w, sigma_b, alpha, activation):
+    q = _Q.check("q", q)
+    sigma_w, sigma_b = _check_sw_sb(sigma_w, sigma_b)
+    return q, sigma_w, sigma_b, ALPHA.check("alpha", alpha), get_activation(activation)
+
+
+def _res_q_next(act, q, sigma_w, sigma_b, alpha):
+    return q + alpha ** 2 * (sigma_w ** 2 * _res_phi2(act, q) + sigma_b ** 2)
+
+
+def _res_rho_next(act, q, rho, sigma_w, sigma_b, alpha, q_next):
+    if q_next == 0.0:
+        return 0.0
+    r = (q * rho + alpha ** 2 * sigma_w ** 2 * _res_half_msd(act, q, rho)) / q_next
+    return min(r, 2.0)
+
+
+def resmlp_q_map(q, sigma_w, sigma_b, activation="tanh", alpha=1.0):
+    r"""Return the next-layer variance of the infinite-width residual MLP.
+
+    .. math::
+
+        q_{l+1} = q_l + \alpha^2\left(\sigma_w^2\,E[\phi(\sqrt{q_l}\,z)^2] + \sigma_b^2\right)
+
+    (the branch :math:`\alpha(W\phi(h)+b)` is uncorrelated with :math:`h`). There is no
+    fixed point: for bounded activations ``q`` grows linearly with depth (by about
+    :math:`\alpha^2(\sigma_w^2+\sigma_b^2)` per layer once they saturate), for ``relu`` and
+    ``linear`` geometrically (factor :math:`1+\alpha^2\sigma_w^2/2`, resp.
+    :math:`1+\alpha^2\sigma_w^2`).
+
+    Parameters
+    ----------
+    q : float
+        Current variance, in [0, 1e100].
+    sigma_w, sigma_b : float
+        Weight and bias standard deviations, in [0, 1e12] (:data:`SIGMA_MAX`).
+    activation : str or callable
+        Activation.
+    alpha : float
+        Residual branch scale, in [0, 1000] (:data:`ALPHA_MAX`).
+
+    Returns
+    -------
+    float
+    """
+    q, sigma_w, sigma_b, alpha, act = _res_check(q, sigma_w, sigma_b, alpha, activation)
+    return _res_q_next(act, q, sigma_w, sigma_b, alpha)
+
+
+def resmlp_rho_map(rho, q, sigma_w, sigma_b, activation="tanh", alpha=1.0):
+    r"""Return :math:`\rho_{l+1} = 1 - c_{l+1}` of the infinite-width residual MLP.
+
+    With :math:`c` the cosine similarity of the two replicas' states :math:`h, h'` (equal
+    variances :math:`q`), the covariances add up, :math:`q\,c` gaining
+    :math:`\alpha^2(\sigma_w^2E[\phi(u_1)\phi(u_2)]+\sigma_b^2)`; in difference form
+
+    .. math::
+
+        \rho_{l+1} = \frac{q_l\,\rho_l + \tfrac12\alpha^2\sigma_w^2\,
+        E[(\phi(u_1+\Delta)-\phi(u_1))^2]}{q_{l+1}},
+
+    :math:`u_1=\sqrt{q_l}z_1`, :math:`\Delta=\sqrt{q_l}(-\rho_l z_1+\sqrt{\rho_l(2-\rho_l)}z_2)`,
+    accurate down to :math:`\rho\sim10^{-300}`. The replica distance :math:`q\rho` never
+    decreases, so :math:`\rho_l \ge \rho_0 q_0/q_l`: the decay is at most as fast as the
+    variance grows (no exponential approach to the absorbing state ``rho = 0``).
+
+    Parameters
+    ----------
+    rho : float or array_like
+        ``1 - c`` at the current layer, in [0, 2].
+    q : float
+        Variance at the current layer, in [0, 1e100] (the model has no fixed point ``q*``).
+    sigma_w, sigma_b : float
+        Weight and bias standard deviations, in [0, 1e12].
+    activation : str or callable
+        Activation.
+    alpha : float
+        Residual branch scale, in [0, 1000].
+
+    Returns
+    -------
+    float or numpy.ndarray
+    """
+    q, sigma_w, sigma_b, alpha, act = _res_check(q, sigma_w, sigma_b, alpha, activation)
+    r = np.asarray(rho, dtype=np.float64)
+    if np.any(~((r >= 0) & (r <= 2))):
+        raise ValueError("rho must be in [0, 2]")
+    qn = _res_q_next(act, q, sigma_w, sigma_b, alpha)
+    out = np.array([_res_rho_next(act, q, float(x), sigma_w, sigma_b, alpha, qn)
+                    for x in r.ravel()])
+    return out.reshape(r.shape) if r.ndim else float(out[0])
+
+
+def resmlp_correlation_map(c, q, sigma_w, sigma_b, activation="tanh", alpha=1.0):
+    r"""Return :math:`c_{l+1}` of the infinite-width residual MLP from :math:`c_l` and :math:`q_l`.
+
+    .. math::
+
+        c_{l+1} = \frac{q_l c_l + \alpha^2(\sigma_w^2 E[\phi(u_1)\phi(u_2)] + \sigma_b^2)}
+        {q_{l+1}}
+
+    (``q_{l+1}`` from :func:`resmlp_q_map`). Near ``c = 1`` use :func:`resmlp_rho_map`,
+    which keeps ``1 - c`` accurate.
+
+    Parameters
+    ----------
+    c : float or array_like
+        Correlation (cosine similarity of the states ``h``) in [-1, 1].
+    q : float
+        Variance at the current layer, in [0, 1e100].
+    sigma_w, sigma_b : float
+        Weight and bias standard deviations, in [0, 1e12].
+    activation : str or callable
+        Activation.
+    alpha : float
+        Residual branch scale, in [0, 1000].
+
+    Returns
+    -------
+    float or numpy.ndarray
+    """
+    c = np.asarray(c, dtype=np.float64)
+    if np.any(~((c >= -1) & (c <= 1))):
+        raise ValueError("c must be in [-1, 1]")
+    return 1.0 - resmlp_rho_map(1.0 - c, q, sigma_w, sigma_b, activation, alpha)
+
+
+def resmlp_trajectory(sigma_w, sigma_b, activation="tanh", t_max=100, rho0=1.0, q0=1.0,
+                      alpha=1.0):
+    """Return ``(rho, q)`` arrays of length ``t_max + 1`` of the infinite-width residual MLP.
+
+    Layer by layer :func:`resmlp_q_map` and :func:`resmlp_rho_map` from ``(q0, rho0)``: the
+    deterministic ``N -> infinity`` limit of :class:`~absorbphys.models.resmlp.ResMLP`
+    (whose samples start from ``rho0 = 1 - c0`` and ``q0`` too). Cost: one 2-D quadrature of
+    about 0.5 million nodes per layer for ``tanh``, ``erf``, ``hard_tanh`` and user
+    activations (tens of ms); closed forms for ``linear``, ``relu`` and ``sin``.
+
+    Parameters
+    ----------
+    sigma_w, sigma_b : float
+        Weight and bias standard deviations, in [0, 1e12].
+    activation : str or callable
+        Activation.
+    t_max : int
+        Last layer (>= 0).
+    rho0 : float
+        ``1 - c0`` at layer 0, in [0, 2].
+    q0 : float
+        Variance at layer 0, in (0, 1e24].
+    alpha : float
+        Residual branch scale, in [0, 1000].
+
+    Returns
+    -------
+    rho, q : numpy.ndarray
+
+    Raises
+    ------
+    ValueError
+        If the variance of an unbounded activation would exceed 1e100 by ``t_max`` (see
+        :func:`resmlp_overflow_layer`).
+    """
+    sigma_w, sigma_b = _check_sw_sb(sigma_w, sigma_b)
+    t_max = Param("int", 0).check("t_max", t_max)
+    rho0 = Param("float", 0.0, 2.0).check("rho0", rho0)
+    q0 = RES_Q0.check("q0", q0)
+    alpha = ALPHA.check("alpha", alpha)
+    act = get_activation(activation)
+    check_resmlp_overflow(sigma_w, sigma_b, act, q0, t_max, alpha)
+    return _res_trajectory(act, sigma_w, sigma_b, alpha,
+                           np.arange(t_max + 1, dtype=np.int64), rho0, q0)
+
+
+def _res_trajectory(act, sigma_w, sigma_b, alpha, times, rho0, q0):
+    """``(rho, q)`` at the sorted layers ``times`` only (memory O(len(times)))."""
+    times = np.asarray(times, dtype=np.int64)
+    rho = np.empty(times.size)
+    qs = np.empty(times.size)
+    r, q = float(rho0), float(q0)
+    t, i = 0, 0
+    while i < times.size:
+        while i < times.size and times[i] == t:
+            rho[i], qs[i] = r, q
+            i += 1
+        if i == times.size:
+            break
+        qn = _res_q_next(act, q, sigma_w, sigma_b, alpha)
+        rn = _res_rho_next(act, q, r, sigma_w, sigma_b, alpha, qn)
+        if rn == r and qn == q:  # stationary from here on (alpha = 0, or no weights/bias)
+            rho[i:], qs[i:] = r, q
+            break
+        r, q = rn, qn
+        t += 1
+    return rho, qs
+
+
+def resmlp_overflow_layer(sigma_w, sigma_b, activation, q0, t_max, alpha=1.0):
+    r"""Return the first layer ``<= t_max`` at which a residual MLP's variance exceeds 1e100.
+
+    The variance follows :math:`q_{l+1} = q_l + \alpha^2(\sigma_w^2 E[\phi^2] + \sigma_b^2)`.
+    Bounded activations (``tanh``, ``erf``, ``hard_tanh``, ``sin``) grow at most linearly,
+    :math:`q_l \le q_0 + l\,\alpha^2(\sigma_w^2+\sigma_b^2) < 10^{50}` for any int64 depth
+    within the parameter bounds: never. ``linear`` and ``relu`` grow geometrically, by
+    :math:`g = 1 + \alpha^2\sigma_w^2` (``relu``: :math:`1 + \alpha^2\sigma_w^2/2`) per layer,
+    solved in closed form. User functions are followed with steps over which ``q`` grows by
+    at most 10 %, each using the larger of the increments at its two ends (conservative
+    where :math:`E[\phi^2]` grows with ``q``), single layers near the threshold.
+
+    Parameters
+    ----------
+    sigma_w, sigma_b : float
+        Validated weight and bias standard deviations.
+    activation : str, Activation or callable
+        Activation.
+    q0 : float
+        Variance at layer 0 (> 0).
+    t_max : int
+        Last layer.
+    alpha : float
+        Validated residual branch scale.
+
+    Returns
+    -------
+    int or None
+    """
+    act = get_activation(activation)
+    q0, t_max = float(q0), int(t_max)
+    if act.code in (TANH, ERF, HARD_TANH, SIN) or t_max < 1:
+        return None
+    a2 = alpha ** 2
+    if act.code in (LINEAR, RELU):
+        gm1 = a2 * sigma_w ** 2 * (1.0 if act.code == LINEAR else 0.5)
+        if gm1 == 0.0:  # q0 + l alpha^2 sigma_b^2 < 1e50: no overflow
+            return None
+        # q_l = g^l (q0 + c) - c, c = alpha^2 sigma_b^2 / (g - 1)
+        ratio = (Q_OVERFLOW - q0) * gm1 / (q0 * gm1 + a2 * sigma_b ** 2)
+        layer = max(1, math.ceil(math.log1p(ratio) / math.log1p(gm1)))
+        return layer if layer <= t_max else None
+
+    def inc(q):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return a2 * (sigma_w ** 2 * _res_phi2(act, q) + sigma_b ** 2)
+
+    q, layer = q0, 0
+    while layer < t_max:
+        d1 = inc(q)
+        if not d1 < math.inf:  # NaN/inf from a function that overflows itself
+            return layer + 1
+        if d1 <= 0.0:
+            return None
+        k = min(max(1, int(0.1 * q / d1)), t_max - layer)
+        while True:
+            d2 = inc(q + k * d1) if k > 1 else d1
+            step = k * max(d1, d2) if d2 < math.inf else math.inf
+            if q + step <= Q_OVERFLOW or k == 1:
+                break
+            k //= 2
+        q += step
+        layer += k
+        if not q <= Q_OVERFLOW:
+            return layer
+    return None
+
+
+def check_resmlp_overflow(sigma_w, sigma_b, activation, q0, t_max, alpha=1.0):
+    """Raise a one-line ``ValueError`` if a residual MLP's variance overflows by ``t_max``.
+
+    See :func:`resmlp_overflow_layer`; the message names ``t_max`` and the largest depth.
+
+    Parameters
+    ----------
+    sigma_w, sigma_b : float
+        Validated weight and bias standard deviations.
+    activation : str, Activation or callable
+        Activation.
+    q0 : float
+        Variance at layer 0 (> 0).
+    t_max : int
+        Last layer.
+    alpha : float
+        Validated residual branch scale.
+    """
+    act = get_activation(activation)
+    layer = resmlp_overflow_layer(sigma_w, sigma_b, act, q0, t_max, alpha)
+    if layer is None:
+        return
+    grow = {LINEAR: "1 + alpha**2 sigma_w**2", RELU: "1 + alpha**2 sigma_w**2 / 2"}.get(
+        act.code)
+    how = f"by the factor {grow} per layer" if grow else "without bound"
+    raise ValueError(f"t_max: with activation {act.name!r}, sigma_w={sigma_w:g} and "
+                     f"alpha={alpha:g} the variance of the residual stream grows {how} and "
+                     f"exceeds {Q_OVERFLOW:g} (float64 overflow of the sums) at layer "
+                     f"{layer}; use t_max <= {layer - 1} or a smaller alpha * sigma_w")

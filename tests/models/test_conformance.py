@@ -44,6 +44,7 @@ EXAMPLES = {
     "mf_network": dict(sigma_w=1.4, sigma_b=0.3),
     "mfcp": dict(N=64, lam=1.5),
     "mlp": dict(width=16, sigma_w=1.4, sigma_b=0.3),
+    "resmlp": dict(width=16, sigma_w=1.0, sigma_b=0.3),
     "conformance_stack": dict(width=8, sigma_w=1.4, sigma_b=0.3),
 }
 #: Deterministic processes (the same data for every seed).
