@@ -451,14 +451,18 @@ class EntryMeasurement:
         self.results["fss"] = res
         if res.attrs.get("warning"):
             self.log(f"collapse: {res.attrs['warning']}")
+        # The systematic shifts below are point estimates (only their values are used),
+        # fitted as the data were but in the window chosen for the data, so that they
+        # measure the effect of the change and not a different window choice.
+        window = res.attrs["t_min"] if np.isfinite(res.attrs["t_min"]) else "all"
         # Critical point: the shift of a, b when the runs sit at x_c -+ its error.
         shifted = []
         for k in ("_minus", "_plus"):
             if k in runs:
                 try:
                     r = collapse(curves_of(runs[k]), form="size",
-                                 size_dim=self.runner.size_param, n_boot=min(n_boot, 20),
-                                 seed=0)
+                                 size_dim=self.runner.size_param, n_boot=2, seed=0,
+                                 t_min=window)
                     shifted.append(r)
                     self.results[f"fss{k}"] = r
                 except Exception as exc:  # noqa: BLE001 - recorded, the error grows below
@@ -469,7 +473,7 @@ class EntryMeasurement:
         if len(curves) >= 3:
             try:
                 drop = collapse(curves[1:], form="size", size_dim=self.runner.size_param,
-                                n_boot=min(n_boot, 20), seed=0)
+                                n_boot=2, seed=0, t_min=window)
                 self.results["fss_without_smallest"] = drop
             except Exception:  # noqa: BLE001 - reported as a missing systematic
                 drop = None

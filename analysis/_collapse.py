@@ -299,6 +299,8 @@ class _Window:
     dlnY: np.ndarray
     sel: list
     minima: list
+    x0: object = None
+    n_starts: int = 3
 
     @property
     def q(self):
@@ -330,7 +332,8 @@ def _fit_window(curves, t_min, t_max, form, labels, xc, free_critical, min_overl
     minima = _distinct_minima(_minimise(f, starts, every=True))
     if not minima:
         raise ValueError("collapse: the optimiser found no overlapping collapse")
-    return _Window(np.nan if t_min is None else float(t_min), fm, lnY, dlnY, sel, minima)
+    return _Window(np.nan if t_min is None else float(t_min), fm, lnY, dlnY, sel, minima,
+                   x0, int(n_starts))
 
 
 def _draw_counts(curves, n_boot, rng):
@@ -342,11 +345,17 @@ def _draw_counts(curves, n_boot, rng):
     return out
 
 
-def _bootstrap(win, curves, counts, i0, i1, min_overlap, every_minimum=True, bar=None):
+def _bootstrap(win, curves, counts, i0, i1, min_overlap, bar=None):
     """Refit the resamples ``i0:i1`` of ``counts`` in window ``win``.
 
-    Returns the fits and the metric factors (``every_minimum=False``: every refit starts from
-    the best minimum only).
+    Every resample is fitted the way the data were: from the coarse scan of the resample (or
+    ``x0``) and from every distinct local minimum of the first fit, keeping the best. A refit
+    started only at the first fit's minimum stays near it (the quality is rough on the scale
+    of the interpolation grid) and gave errors 3-4 times too small in calibration; a rival
+    minimum of similar quality (e.g. on the line a = delta b of the size form when the cutoff
+    is weak) shows up in the errors instead of being hidden.
+
+    Returns the fits and the metric factors.
     """
     fm, lnY = win.form, win.lnY
     K, n = lnY.shape
@@ -359,14 +368,15 @@ def _bootstrap(win, curves, counts, i0, i1, min_overlap, every_minimum=True, bar
             lnYb[:, k, : v.shape[1]] = np.where(yb > 0, np.log(np.where(yb > 0, yb, 1.0)),
                                                 np.nan)
     lnYb = np.where(np.isfinite(lnY)[None], lnYb, np.nan)
-    # every refit starts from each distinct local minimum and keeps the best, so that a rival
-    # minimum of similar quality (e.g. on the line a = delta b of the size form when the
-    # cutoff is weak) can show up in the errors instead of being hidden
-    starts = [m.x for m in win.minima] if every_minimum else [win.q]
     qb = np.full((nr, win.q.size), np.nan)
     mub = np.full((nr, 2), np.nan)
     for i in range(nr):
-        r = _minimise(_objective(fm, lnYb[i], win.dlnY, min_overlap), starts, rel_step=0.02)
+        try:
+            starts, f = _initial_grid(fm, lnYb[i], win.dlnY, min_overlap, win.x0,
+                                      win.n_starts)
+        except ValueError:  # no overlap at any scan point: the minima alone
+            starts, f = [], _objective(fm, lnYb[i], win.dlnY, min_overlap)
+        r = _minimise(f, [m.x for m in win.minima] + list(starts))
         if r.fun < 1e300:
             qb[i] = r.x
             if fm.form == "size":
@@ -409,10 +419,10 @@ def _choose_window(wins, curves, counts, min_overlap, n_scan):
     tol = np.maximum(_SCAN_QUALITY - 1.0, 3.0 * np.sqrt(2.0 / np.maximum(npts, 1)))
     accept = qual <= (1.0 + tol) * max(1.0, float(np.min(qual)))
     idx = [j for j in range(len(wins)) if accept[j]]
-    # statistical errors of the candidates from a few resamples, each refitted from the
-    # window's best minimum only (the chosen window is bootstrapped in full afterwards)
-    errs = {j: wins[j].error(_bootstrap(wins[j], curves, counts, 0, n_scan, min_overlap,
-                                        every_minimum=False)[0]) for j in idx}
+    # statistical errors of the candidates from a few resamples (the chosen window is
+    # bootstrapped in full afterwards)
+    errs = {j: wins[j].error(_bootstrap(wins[j], curves, counts, 0, n_scan, min_overlap)[0])
+            for j in idx}
     notes = []
     chosen = idx[-1]
     for n_j, j in enumerate(idx):
@@ -494,8 +504,9 @@ def collapse(data, var="rho", form="size", size_dim=None, control=None, critical
     The quality (:func:`absorbphys.analysis._core.hh_quality`) is minimised by Nelder–Mead
     from the ``n_starts`` best points of a coarse scan (or from ``x0``); errors are the
     standard deviation over ``n_boot`` bootstrap resamples of the batches of every curve
-    (each refitted from every distinct local minimum of the first fit, keeping the best, so
-    that a rival minimum of similar quality widens the errors; attribute ``local_minima``),
+    (each refitted as the data were, from its own coarse scan and from every distinct local
+    minimum of the first fit, keeping the best, so that a rival minimum of similar quality
+    widens the errors; attribute ``local_minima``),
     multiplied by ``sqrt(quality)`` when the quality exceeds 1 (misfit beyond the error bars,
     as for a reduced chi-square; attribute ``error_scale``).
     Curves may have different time grids (a list of Datasets/DataArrays, or NaN padding).

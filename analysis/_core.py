@@ -8,6 +8,7 @@ estimates, so that every estimator is written once, vectorised over a leading ax
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 
 def replicate_means(x, w):
@@ -280,49 +281,87 @@ def hh_quality(X, Y, dY, min_overlap=0.3):
     -------
     float
     """
-    valid = np.isfinite(X) & np.isfinite(Y) & np.isfinite(dY) & (dY > 0)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    Y = np.ascontiguousarray(Y, dtype=np.float64)
+    dY = np.ascontiguousarray(dY, dtype=np.float64)
+    if X.ndim != 2 or X.shape != Y.shape or X.shape != dY.shape:
+        raise ValueError(f"X, Y, dY: need three arrays of one shape (K, n), got {X.shape}, "
+                         f"{Y.shape}, {dY.shape}")
+    return float(_hh_quality(X, Y, dY, float(min_overlap)))
+
+
+@njit(cache=True)
+def _hh_quality(X, Y, dY, min_overlap):  # pragma: no cover - compiled (tested via hh_quality)
     K, n = X.shape
-    if not valid.any():
-        return np.inf
-    key = np.where(valid, X, np.inf)
-    with np.errstate(invalid="ignore"):
-        unsorted = (np.diff(key, axis=1) < 0).any()
-    if unsorted:  # rows are usually sorted already (X grows with t)
-        order = np.argsort(key, axis=1)
-        Xs = np.take_along_axis(key, order, axis=1)
-        Ys = np.take_along_axis(Y, order, axis=1)
-        Ws = 1.0 / np.take_along_axis(dY, order, axis=1) ** 2
-    else:
-        Xs, Ys, Ws = key, Y, 1.0 / dY ** 2
-    nv = valid.sum(axis=1)
-    s0, s1, s2, sy, sxy = (np.zeros((K, n)) for _ in range(5))
-    Xq = np.where(valid, X, np.nan)
+    valid = np.zeros((K, n), dtype=np.bool_)
+    nv = np.zeros(K, dtype=np.int64)
+    # every curve's valid points sorted by X (the brackets of the other curves' points)
+    xs = np.empty((K, n))
+    ys = np.empty((K, n))
+    ws = np.empty((K, n))
+    n_valid = 0
     for k in range(K):
-        nk = int(nv[k])
-        if nk < 2:
-            continue
-        xk = Xs[k, :nk]
-        idx = np.searchsorted(xk, Xq, side="left")
-        inside = valid & (idx > 0) & (idx < nk)
-        inside[k] = False
-        lo = np.clip(idx - 1, 0, nk - 2)
-        for j in (lo, lo + 1):
-            wj = np.where(inside, Ws[k, j], 0.0)
-            xj = xk[j]
-            yj = np.where(inside, Ys[k, j], 0.0)
-            wx = wj * xj
-            s0 += wj
-            s1 += wx
-            s2 += wx * xj
-            sy += wj * yj
-            sxy += wx * yj
-    det = s0 * s2 - s1 * s1
-    ok = valid & (s0 > 0) & (det > 1e-300)
-    m = int(ok.sum())
-    if m == 0 or m < min_overlap * valid.sum():
+        for j in range(n):
+            x, y, d = X[k, j], Y[k, j], dY[k, j]
+            if np.isfinite(x) and np.isfinite(y) and np.isfinite(d) and d > 0.0:
+                valid[k, j] = True
+                xs[k, nv[k]] = x
+                nv[k] += 1
+        n_valid += nv[k]
+        order = np.argsort(xs[k, : nv[k]], kind="mergesort")
+        m = 0
+        tmp_x = xs[k, : nv[k]].copy()
+        idx = np.empty(nv[k], dtype=np.int64)
+        for j in range(n):
+            if valid[k, j]:
+                idx[m] = j
+                m += 1
+        for m in range(nv[k]):
+            j = idx[order[m]]
+            xs[k, m] = tmp_x[order[m]]
+            ys[k, m] = Y[k, j]
+            ws[k, m] = 1.0 / (dY[k, j] * dY[k, j])
+    if n_valid == 0:
         return np.inf
-    Xo, Yo, dYo = X[ok], Y[ok], dY[ok]
-    s0, s1, s2, sy, sxy, det = s0[ok], s1[ok], s2[ok], sy[ok], sxy[ok], det[ok]
-    ym = (s2 * sy - s1 * sxy + Xo * (s0 * sxy - s1 * sy)) / det
-    vm = np.maximum((s2 - 2.0 * Xo * s1 + Xo * Xo * s0) / det, 0.0)
-    return float(np.mean((Yo - ym) ** 2 / (dYo ** 2 + vm)))
+    total = 0.0
+    m_ok = 0
+    for i in range(K):
+        for j in range(n):
+            if not valid[i, j]:
+                continue
+            x0 = X[i, j]
+            s0 = s1 = s2 = sy = sxy = 0.0
+            for k in range(K):
+                nk = nv[k]
+                if k == i or nk < 2:
+                    continue
+                # searchsorted(side="left"): first index with xs >= x0
+                lo_i, hi_i = 0, nk
+                while lo_i < hi_i:
+                    mid = (lo_i + hi_i) // 2
+                    if xs[k, mid] < x0:
+                        lo_i = mid + 1
+                    else:
+                        hi_i = mid
+                if lo_i <= 0 or lo_i >= nk:
+                    continue
+                for jj in (lo_i - 1, lo_i):
+                    w = ws[k, jj]
+                    xj = xs[k, jj]
+                    wx = w * xj
+                    s0 += w
+                    s1 += wx
+                    s2 += wx * xj
+                    sy += w * ys[k, jj]
+                    sxy += wx * ys[k, jj]
+            det = s0 * s2 - s1 * s1
+            if not (s0 > 0.0 and det > 1e-300):
+                continue
+            ym = (s2 * sy - s1 * sxy + x0 * (s0 * sxy - s1 * sy)) / det
+            vm = max((s2 - 2.0 * x0 * s1 + x0 * x0 * s0) / det, 0.0)
+            r = Y[i, j] - ym
+            total += r * r / (dY[i, j] * dY[i, j] + vm)
+            m_ok += 1
+    if m_ok == 0 or m_ok < min_overlap * n_valid:
+        return np.inf
+    return total / m_ok
