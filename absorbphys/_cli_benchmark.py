@@ -49,11 +49,12 @@ def run(args) -> int:
     import json
     import os
 
-    from absorbphys._benchmark import benchmark
+    from absorbphys._benchmark import _select, benchmark
     from absorbphys._benchmark_config import default_config, load_config
 
     if args.print_config:
         entries = load_config(args.config) if args.config else default_config(args.mode)
+        entries = _select(entries, args.only)  # --only: just those entries
         print(json.dumps([e.to_dict() for e in entries], indent=1))
         return 0
     # Progress lines go to stderr (never into the table or the JSON on stdout): on by

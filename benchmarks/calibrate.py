@@ -119,6 +119,20 @@ def dp1d_critical_point(seed):
     return _pick(an.critical_point(ds), "p_c", "delta")
 
 
+def dp1d_critical_point_line(seed):
+    """As the quick benchmark's last level: a line through 4 values around the crossing."""
+    ds = _sweep(DirectedPercolation(L=2048, p=P_BOND), {"p": list(np.linspace(0.638, 0.652, 9))},
+                2000, 16, seed)
+    return _pick(an.critical_point(ds, n_fit=4), "p_c", "delta")
+
+
+def mfcp_critical_point(seed):
+    """As the quick benchmark's last level on the complete graph (N = 10^6, t <= 300)."""
+    grid = {"lam": list(np.linspace(0.991, 1.013, 9))}
+    ds = _sweep(MeanFieldContactProcess(N=10**6, lam=1.0), grid, 300, 8, seed)
+    return _pick(an.critical_point(ds, n_fit=4), "lam_c", "delta")
+
+
 BETA_OFFSETS = (0.01, 0.015, 0.02, 0.03, 0.04)  # relative to p_c, as the quick benchmark
 
 
@@ -126,6 +140,13 @@ def dp1d_beta(seed, L=8192):
     grid = {"p": [P_BOND * (1 + o) for o in BETA_OFFSETS]}
     ds = _sweep(DirectedPercolation(L=L, p=P_BOND), grid, 32768, 4, seed)
     return _pick(an.fit_beta(ds, critical=(P_BOND, 0.0), stationary_tol=0.1), "beta")
+
+
+def mfcp_beta(seed):
+    """As the quick benchmark: 5-20 % above lam_c = 1 at N = 2e5, t = 500."""
+    grid = {"lam": [1.0 + o for o in (0.05, 0.07, 0.1, 0.15, 0.2)]}
+    ds = _sweep(MeanFieldContactProcess(N=200_000, lam=1.0), grid, 500, 8, seed)
+    return _pick(an.fit_beta(ds, critical=(1.0, 0.0), t_min=250, stationary_tol=0.2), "beta")
 
 
 def dp1d_beta_large(seed):
@@ -242,6 +263,15 @@ CASES = {
         {"p_c": (P_BOND, JENSEN), "delta": (DP1["delta"], JENSEN)},
         "1+1 bond DP, 9 points p in [0.638, 0.652], L = 2048, t = 2000, 16 samples; "
         "critical_point"),
+    "dp1d_critical_point_line": Case(
+        dp1d_critical_point_line,
+        {"p_c": (P_BOND, JENSEN), "delta": (DP1["delta"], JENSEN)},
+        "as dp1d_critical_point with critical_point(n_fit=4) (the benchmark's last level)"),
+    "mfcp_critical_point": Case(
+        mfcp_critical_point,
+        {"lam_c": (1.0, "exact (mean field)"), "delta": (1.0, "exact (mean field)")},
+        "mean-field CP, N = 10^6, 9 values of lam in [0.991, 1.013], t = 300, 8 samples; "
+        "critical_point(n_fit=4)"),
     "dp1d_beta": Case(
         dp1d_beta, {"beta": (DP1["beta"], JENSEN)},
         "1+1 bond DP at p = p_c (1 + {0.01, 0.015, 0.02, 0.03, 0.04}), L = 8192, t = 32768, "
@@ -268,6 +298,11 @@ CASES = {
         mfcp_fss, {"a": (0.5, "mean field, exact"), "b": (0.5, "mean field, exact")},
         "mean-field CP at lam = 1, N = 250..4000, t <= 4 sqrt(N), 200 samples, collapse on "
         "t >= 0.3 sqrt(N), n_boot = 50"),
+    "mfcp_beta": Case(
+        mfcp_beta, {"beta": (1.0, "mean field, exact")},
+        "mean-field CP at lam = 1.05, 1.07, 1.1, 1.15, 1.2, N = 2e5, t = 500, 8 samples; "
+        "fit_beta with lam_c = 1 on t >= 250, stationary_tol = 0.2 (the sizes of the quick "
+        "benchmark)"),
     "mlp_decay": Case(
         mlp_decay,
         {"delta": (1.0, "mean field (Tamai et al. 2025)"),

@@ -70,6 +70,9 @@ def test_benchmark_print_config_round_trips(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == quick[:1]
     assert main(["benchmark", "--full", "--print-config"]) == 0
     assert json.loads(capsys.readouterr().out) != quick
+    # --only selects the entries to print (to edit one row into a config file)
+    assert main(["benchmark", "--print-config", "--only", "mfcp", "mlp"]) == 0
+    assert [e["name"] for e in json.loads(capsys.readouterr().out)] == ["mfcp", "mlp"]
 
 
 def test_simulate_json_summary(capsys):
