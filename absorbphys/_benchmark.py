@@ -33,8 +33,6 @@ from absorbphys._benchmark_config import MODES, Entry, default_config
 from absorbphys._io import check_directory_space
 from absorbphys._params import INT_MAX, UsageError, check_int, first_line, short, unknown_parameter
 
-#: A group is consistent with a class when its chi-square p-value is at least this.
-P_CONSISTENT = 0.01
 _MARKER = "results.json"
 
 
@@ -266,7 +264,7 @@ def classify_groups(estimates: dict, dim: int | None = None, size_kind=None) -> 
     from absorbphys.analysis import decide
 
     meas = {_CATALOG_NAME[k]: v for k, v in estimates.items() if k in _CATALOG_NAME}
-    d = decide(meas, dim=dim, size_kind=size_kind, alpha=P_CONSISTENT,
+    d = decide(meas, dim=dim, size_kind=size_kind,
                labels={v: k for k, v in _CATALOG_NAME.items()})
     d.pop("table", None)
     return d

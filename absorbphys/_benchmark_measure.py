@@ -44,6 +44,7 @@ import time
 
 import numpy as np
 
+from absorbphys import analysis as an
 from absorbphys._benchmark_run import Runner
 from absorbphys._params import first_line
 
@@ -52,62 +53,23 @@ class EntryFailed(RuntimeError):
     """A stage could not produce its estimate (recorded in the report, not fatal)."""
 
 
-def _an(name):
-    """Return an analysis function by name (public namespace first, then its modules)."""
-    import importlib
-
-    an = importlib.import_module("absorbphys.analysis")
-    f = getattr(an, name, None)
-    if f is not None:
-        return f
-    for mod in ("_exponents", "_scaling", "_collapse", "_catalog", "_classes", "_metric",
-                "_plots"):
-        try:
-            m = importlib.import_module(f"absorbphys.analysis.{mod}")
-        except ModuleNotFoundError:
-            continue
-        f = getattr(m, name, None)
-        if f is not None:
-            return f
-    raise EntryFailed(f"absorbphys.analysis has no {name!r} yet")
-
-
 def _est(value, error):
-    from absorbphys.analysis._estimate import Estimate
-
     value, error = float(value), float(error)
     if not (np.isfinite(value) and np.isfinite(error)):
         raise EntryFailed(f"the estimate {value:g} ± {error:g} is not finite (too few "
                           "usable samples or a degenerate fit)")
-    return Estimate(value, error)
+    return an.Estimate(value, error)
 
 
 def _curvature_signs(ds, control, var="rho", t_min=None):
-    """Sign of the late-time curvature of ln rho vs ln t per control value.
-
-    Computed as :func:`absorbphys.analysis.critical_point` does (quadratic in ``ln t``, every
-    decade weighted equally, upper half of the logarithmic time range, batch-weighted mean):
+    """Sign of the late-time curvature per control value (:func:`absorbphys.analysis.late_curvature`):
     ``-1`` bends down (absorbing side; also when the mean reaches 0 in the window), ``+1``
     bends up (active side). Also returns whether each value stays positive in the window.
     """
-    from absorbphys.analysis import _core
-    from absorbphys.analysis._data import window_mask
-
-    x = ds[control].values
-    rho = ds[var].transpose(control, "batch", "t").values
-    w = ds["n_samples"].values.astype(float) if "n_samples" in ds.coords \
-        else np.ones(rho.shape[1])
-    t = ds["t"].values.astype(float)
-    m, _, _ = window_mask(t, t_min, None, min_points=4)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.einsum("kbt,b->kt", rho[:, :, m], w) / w.sum()
-    lnt = np.log(t[m])
-    positive = np.all(mean > 0, axis=1)
-    lny = np.log(np.where(mean > 0, mean, 1.0))
-    quad = _core.polyfit_rows(lnt - lnt.mean(), lny, _core.log_weights(lnt), 2)
-    curv = 2.0 * quad[..., 2]
-    signs = np.where(positive, np.where(curv >= 0, 1.0, -1.0), -1.0)
-    return signs[: len(x)], positive[: len(x)]
+    lc = an.late_curvature(ds, control=control, var=var, t_min=t_min)
+    positive = lc["positive"].values
+    signs = np.where(positive & (lc["curvature"].values >= 0), 1.0, -1.0)
+    return signs, positive
 
 
 def _monotone_run(ds, control, bracket, positive, cp, max_side=1, var="rho", t_min=None):
@@ -215,7 +177,7 @@ class EntryMeasurement:
     def locate(self):
         """Coarse-to-fine search of the critical value (stages ``sweep0``, ``sweep1``...)."""
         e = self.entry
-        cp = _an("critical_point")
+        cp = an.critical_point
         lo, hi = self._clip(*self._initial_window())
         level, shifts, last = 0, 0, None
         # From the fully active state the order parameter is followed; processes whose fully
@@ -353,7 +315,7 @@ class EntryMeasurement:
         ds = self.runner.run("decay", {self.control: [xc.value]}, e.decay_t_max,
                              e.decay_samples, fixed=self._size_kw())
         one = ds.isel({self.control: 0})
-        fit = _an("fit_power_law")
+        fit = an.fit_power_law
         res = fit(one)
         self.results["decay"] = res
         # the fit's error holds the drift across its window (corrections to scaling)
@@ -365,7 +327,7 @@ class EntryMeasurement:
         self.error_parts["delta"] = parts
         self.log(f"delta = {d} ({_parts_text(parts)})")
         try:
-            k = _an("kappa")(one, delta=1.0)
+            k = an.kappa(one, delta=1.0)
             self.results["kappa"] = k
         except (ValueError, EntryFailed):
             pass
@@ -380,7 +342,7 @@ class EntryMeasurement:
         ds = self.runner.run("spreading", {self.control: [xc.value]}, sp["t_max"],
                              sp["samples"], init="seed", fixed=fixed)
         one = ds.isel({self.control: 0})
-        spreading = _an("spreading")
+        spreading = an.spreading
         res = spreading(one)
         self.results["spreading"] = res
         lo, hi = float(res.attrs["t_min"]), float(res.attrs["t_max"])
@@ -431,7 +393,7 @@ class EntryMeasurement:
                                                   e.fss_samples, fixed=self._size_kw(n))
         dss = runs[""]
         self.results["fss_data"] = dss
-        collapse = _an("collapse")
+        collapse = an.collapse
 
         def curves_of(data):
             # Each size contributes the times t >= fss_t_min * n**fss_t_power (the scaling
@@ -498,7 +460,7 @@ class EntryMeasurement:
         xs = [x for x in xs if x <= self._clip(-np.inf, np.inf)[1]]
         ds = self.runner.run("beta", {self.control: xs}, e.beta_t_max, e.beta_samples,
                              fixed=self._size_kw(e.beta_size or None))
-        fit_beta = _an("fit_beta")
+        fit_beta = an.fit_beta
         kw = {"t_min": e.beta_t_min * float(ds["t"].values[-1]),
               "stationary_tol": e.beta_stationary_tol}
         res = fit_beta(ds, xc, control=self.control, **kw)

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from absorbphys._benchmark import P_CONSISTENT
 from absorbphys._benchmark_config import default_config
 from absorbphys._io import replace_dir, save, write_failure
 from absorbphys._params import UsageError
@@ -38,6 +37,7 @@ from absorbphys.analysis import (
     catalog,
     effective_exponent,
 )
+from absorbphys.analysis._catalog import ALPHA as P_CONSISTENT
 
 #: Exponent columns of the summary table: (row key, header).
 COLUMNS = [

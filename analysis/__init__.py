@@ -26,6 +26,9 @@ Exponents and critical points
 ``critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2)``
     Zero of the late-time curvature of ``ln rho`` vs ``ln t`` across the sweep ->
     ``{control}_c`` and ``delta`` there (``var="survival"`` on seed runs gives ``delta'``).
+``late_curvature(obj, control=None, var="rho", t_min=None, t_max=None)``
+    The curvature of ``ln rho`` vs ``ln t`` per control value whose sign change
+    ``critical_point`` locates -> ``curvature``, ``positive``.
 ``stationary_density(obj, var="rho", t_min=None)`` -> ``rho_s``.
 ``fit_beta(obj, critical, control=None)`` -> ``beta`` from ``rho_s = A Delta^beta``.
 ``relaxation_time(obj, decay=0.01)`` -> ``tau = int t rho dt / int rho dt``.
@@ -77,6 +80,7 @@ from ._exponents import (
     fit_nu_par,
     fit_power_law,
     kappa,
+    late_curvature,
     local_slope,
     relaxation_time,
     spreading,
@@ -111,6 +115,7 @@ __all__ = [
     "fit_power_law",
     "fss_exponents",
     "kappa",
+    "late_curvature",
     "local_slope",
     "plot_collapse",
     "plot_compare",

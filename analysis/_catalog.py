@@ -97,6 +97,12 @@ def check_dim(dim, name="dim"):
     return dim
 
 
+#: Default rejection threshold of the verdict rule: a class is inconsistent with a group of
+#: measurements whose chi-square p-value is below it (:func:`compare`, :func:`decide`,
+#: :func:`classify` and the benchmark all use this one value).
+ALPHA = 0.01
+
+
 def check_alpha(alpha):
     """Validate the rejection threshold ``alpha`` (a p-value in (0, 1))."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
@@ -249,7 +255,7 @@ def _normalise(measured) -> dict:
     return out
 
 
-def compare(estimates, classes=None, dim=None, size_kind=None, alpha=0.01):
+def compare(estimates, classes=None, dim=None, size_kind=None, alpha=ALPHA):
     """Rank universality classes by their agreement with measured exponents.
 
     Each exponent's deviation is ``(measured - catalog) / sqrt(err_meas^2 + err_cat^2)``; the

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from ._catalog import EXPONENTS, check_alpha, check_classes, check_dim, dim_range
+from ._catalog import ALPHA, EXPONENTS, check_alpha, check_classes, check_dim, dim_range
 from ._collapse import N_BOOT_MAX, collapse
 from ._estimate import Estimate, estimates
 from ._exponents import critical_point, fit_beta, fit_nu_par, fit_power_law, kappa, spreading
@@ -303,7 +303,7 @@ class Verdict:
     missing: list
     notes: list = field(default_factory=list)
     table: xr.Dataset | None = None
-    alpha: float = 0.01
+    alpha: float = ALPHA
     reason: str = ""
     family: str = ""
     groups: dict = field(default_factory=dict)
@@ -381,7 +381,7 @@ def _merge(a: Estimate, b: Estimate) -> Estimate:
     return Estimate((a.value * wa + b.value * wb) / (wa + wb), math.sqrt(1 / (wa + wb)))
 
 
-def classify(*datasets, estimates=None, classes=None, dim=None, alpha=0.01, n_boot=100,
+def classify(*datasets, estimates=None, classes=None, dim=None, alpha=ALPHA, n_boot=100,
              seed=0):
     """Run the whole pipeline on one or more datasets and decide the universality class.
 

@@ -11,77 +11,20 @@ import xarray as xr
 from absorbphys._progress import Progress
 
 from . import _core
-from ._data import check_dims, check_values, get_var
-from ._exponents import critical_value
+from ._data import split_curves
+from ._estimate import critical_value
 
 #: Largest number of bootstrap resamples of a collapse (memory and time grow linearly).
 N_BOOT_MAX = 100_000
-
-
-@dataclass
-class _Curve:
-    label: float
-    t: np.ndarray          # times in the window, (n,)
-    values: np.ndarray     # batch values, (nb, n)
-    weights: np.ndarray    # (nb,)
-
-
-def _split(obj, var, curve_dim, dim, sample_dim):
-    """Return the list of curves of ``obj`` along ``curve_dim`` (or ``obj`` as one curve)."""
-    check_dims(dim, sample_dim)
-    da = get_var(obj, var)
-    for d in (dim, sample_dim):
-        if d not in da.dims:
-            raise ValueError(f"{var}: missing dimension {d!r} (dims: {da.dims})")
-    if curve_dim in da.dims:
-        items = [da.isel({curve_dim: i}) for i in range(da.sizes[curve_dim])]
-    else:
-        items = [da]
-    out = []
-    for it in items:
-        if curve_dim not in it.coords or it[curve_dim].ndim != 0:
-            raise ValueError(f"{curve_dim}: every curve needs a scalar coordinate "
-                             f"{curve_dim!r} (its size or control value)")
-        # a length-1 dimension (e.g. the control value of a one-point sweep, as the
-        # benchmark's size runs are saved) is just that value: keep it as a scalar coordinate
-        it = it.isel({d: 0 for d in it.dims if d not in (dim, sample_dim) and it.sizes[d] == 1})
-        other = [d for d in it.dims if d not in (dim, sample_dim)]
-        if other:
-            raise ValueError(f"{var}: unexpected dimension(s) {other}; select one value first")
-        it = it.transpose(sample_dim, dim)
-        t = np.asarray(it[dim].values, dtype=np.float64)
-        if t.size > 1 and np.any(np.diff(t) <= 0):
-            raise ValueError(f"dim: coordinate {dim!r} must be strictly increasing")
-        v = np.asarray(it.values, dtype=np.float64)
-        lab = it[curve_dim].values
-        if np.any(np.isfinite(v)):  # an all-NaN curve is reported by _gather if all are
-            try:
-                check_values(v, str(var))
-            except ValueError as exc:
-                raise ValueError(f"{exc} (curve {curve_dim}={lab})") from None
-        elif np.any(np.isinf(v)):
-            check_values(v, str(var))
-        keep = np.any(np.isfinite(v), axis=0)  # drop NaN padding of ragged grids
-        if "n_samples" in it.coords and it["n_samples"].dims == (sample_dim,):
-            w = np.asarray(it["n_samples"].values, dtype=np.float64)
-        else:
-            w = np.ones(v.shape[0])
-        if v.shape[0] < 2:
-            raise ValueError(f"sample_dim: need at least 2 batches per curve for bootstrap "
-                             f"errors, got {v.shape[0]}")
-        if not np.issubdtype(np.asarray(lab).dtype, np.number):
-            raise ValueError(f"{curve_dim}: coordinate must be numeric, got {lab!r}")
-        out.append(_Curve(float(lab), t[keep], v[:, keep], w))
-    return out
 
 
 def _gather(data, var, curve_dim, dim, sample_dim):
     if isinstance(data, (list, tuple)):
         if not data:
             raise ValueError("data: empty list of curves")
-        curves = [c for d in data for c in _split(d, var, curve_dim, dim, sample_dim)]
+        curves = [c for d in data for c in split_curves(d, var, curve_dim, dim, sample_dim)]
     else:
-        curves = _split(data, var, curve_dim, dim, sample_dim)
+        curves = split_curves(data, var, curve_dim, dim, sample_dim)
     if not any(c.values.size for c in curves):
         raise ValueError(f"{var}: no finite data (every value is NaN)")
     labels = [c.label for c in curves]

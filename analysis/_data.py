@@ -211,3 +211,65 @@ def check_control_values(x, control):
     if not np.all(fin):
         raise ValueError(f"control: coordinate {control!r} has {int((~fin).sum())} non-finite "
                          "value(s); drop those points (ds.where / ds.sel) or give the values")
+
+
+@dataclass
+class Curve:
+    """One curve of a collapse or width analysis.
+
+    Its label (size or control value), times, batch values and batch weights.
+    """
+
+    label: float
+    t: np.ndarray          # times in the window, (n,)
+    values: np.ndarray     # batch values, (nb, n)
+    weights: np.ndarray    # (nb,)
+
+
+def split_curves(obj, var, curve_dim, dim, sample_dim):
+    """Return the :class:`Curve` list of ``obj`` along ``curve_dim`` (or ``obj`` as one)."""
+    check_dims(dim, sample_dim)
+    da = get_var(obj, var)
+    for d in (dim, sample_dim):
+        if d not in da.dims:
+            raise ValueError(f"{var}: missing dimension {d!r} (dims: {da.dims})")
+    if curve_dim in da.dims:
+        items = [da.isel({curve_dim: i}) for i in range(da.sizes[curve_dim])]
+    else:
+        items = [da]
+    out = []
+    for it in items:
+        if curve_dim not in it.coords or it[curve_dim].ndim != 0:
+            raise ValueError(f"{curve_dim}: every curve needs a scalar coordinate "
+                             f"{curve_dim!r} (its size or control value)")
+        # a length-1 dimension (e.g. the control value of a one-point sweep, as the
+        # benchmark's size runs are saved) is just that value: keep it as a scalar coordinate
+        it = it.isel({d: 0 for d in it.dims if d not in (dim, sample_dim) and it.sizes[d] == 1})
+        other = [d for d in it.dims if d not in (dim, sample_dim)]
+        if other:
+            raise ValueError(f"{var}: unexpected dimension(s) {other}; select one value first")
+        it = it.transpose(sample_dim, dim)
+        t = np.asarray(it[dim].values, dtype=np.float64)
+        if t.size > 1 and np.any(np.diff(t) <= 0):
+            raise ValueError(f"dim: coordinate {dim!r} must be strictly increasing")
+        v = np.asarray(it.values, dtype=np.float64)
+        lab = it[curve_dim].values
+        if np.any(np.isfinite(v)):  # an all-NaN curve is reported by _gather if all are
+            try:
+                check_values(v, str(var))
+            except ValueError as exc:
+                raise ValueError(f"{exc} (curve {curve_dim}={lab})") from None
+        elif np.any(np.isinf(v)):
+            check_values(v, str(var))
+        keep = np.any(np.isfinite(v), axis=0)  # drop NaN padding of ragged grids
+        if "n_samples" in it.coords and it["n_samples"].dims == (sample_dim,):
+            w = np.asarray(it["n_samples"].values, dtype=np.float64)
+        else:
+            w = np.ones(v.shape[0])
+        if v.shape[0] < 2:
+            raise ValueError(f"sample_dim: need at least 2 batches per curve for bootstrap "
+                             f"errors, got {v.shape[0]}")
+        if not np.issubdtype(np.asarray(lab).dtype, np.number):
+            raise ValueError(f"{curve_dim}: coordinate must be numeric, got {lab!r}")
+        out.append(Curve(float(lab), t[keep], v[:, keep], w))
+    return out

@@ -167,3 +167,32 @@ def pack(values: dict, errors: dict, dims=(), coords=None, attrs=None) -> xr.Dat
         data[k] = (dims, np.asarray(v, dtype=np.float64))
         data[f"{k}_error"] = (dims, np.asarray(errors[k], dtype=np.float64))
     return xr.Dataset(data, coords=coords or {}, attrs=attrs or {})
+
+
+def critical_value(critical, control="x") -> Estimate:
+    """Normalise a critical value to an :class:`Estimate`.
+
+    Accepts an Estimate, ``(value, error)``, a number (exact), or a Dataset from
+    :func:`critical_point`.
+
+    Parameters
+    ----------
+    critical : Estimate, tuple, float or xarray.Dataset
+        The critical value.
+    control : str
+        Control name (used to read ``{control}_c`` from a Dataset).
+
+    Returns
+    -------
+    Estimate
+    """
+    if isinstance(critical, xr.Dataset):
+        key = f"{control}_c"
+        if key not in critical:
+            raise ValueError(f"critical: dataset has no variable {key!r}")
+        if f"{key}_error" not in critical or critical[key].ndim != 0:
+            raise ValueError(f"critical: dataset must hold a scalar {key!r} with "
+                             f"{key + '_error'!r} (a critical_point result)")
+        return as_estimate((float(critical[key]), float(critical[f"{key}_error"])),
+                           "critical")
+    return as_estimate(critical, "critical")

@@ -18,9 +18,10 @@ from ._data import (
     curves,
     require_positive,
     safe_log,
+    split_curves,
     window_mask,
 )
-from ._estimate import Estimate, as_estimate
+from ._estimate import as_estimate, critical_value
 
 
 def _reps(c, mask=None, weights=None):
@@ -322,35 +323,6 @@ def fit_power_law(obj, var="rho", t_min=None, t_max=None, correction=False, omeg
     return out
 
 
-def critical_value(critical, control="x") -> Estimate:
-    """Normalise a critical value to an :class:`Estimate`.
-
-    Accepts an Estimate, ``(value, error)``, a number (exact), or a Dataset from
-    :func:`critical_point`.
-
-    Parameters
-    ----------
-    critical : Estimate, tuple, float or xarray.Dataset
-        The critical value.
-    control : str
-        Control name (used to read ``{control}_c`` from a Dataset).
-
-    Returns
-    -------
-    Estimate
-    """
-    if isinstance(critical, xr.Dataset):
-        key = f"{control}_c"
-        if key not in critical:
-            raise ValueError(f"critical: dataset has no variable {key!r}")
-        if f"{key}_error" not in critical or critical[key].ndim != 0:
-            raise ValueError(f"critical: dataset must hold a scalar {key!r} with "
-                             f"{key + '_error'!r} (a critical_point result)")
-        return as_estimate((float(critical[key]), float(critical[f"{key}_error"])),
-                           "critical")
-    return as_estimate(critical, "critical")
-
-
 def _control_curves(obj, var, control, dim, sample_dim):
     if not isinstance(obj, (xr.Dataset, xr.DataArray)):
         raise TypeError(f"expected an xarray Dataset or DataArray, got {type(obj).__name__}")
@@ -484,20 +456,70 @@ def _excess(diff_reps):
     return float(np.sqrt(max(0.0, shift * shift - err * err)))
 
 
+def _curvature_rows(c, m):
+    """Replicate means in the window ``m``, ``ln t``, ``ln y`` and the curvature
+    ``d^2 ln y / d (ln t)^2`` of a quadratic fit (every decade weighted equally)."""
+    reps = _reps(c, m)
+    lnt = np.log(c.t[m])
+    lny = safe_log(reps)
+    quad = _core.polyfit_rows(lnt - lnt.mean(), lny, _core.log_weights(lnt), 2)
+    return reps, lnt, lny, 2.0 * quad[..., 2]
+
+
+def late_curvature(obj, control=None, var="rho", t_min=None, t_max=None, dim="t",
+                   sample_dim="batch"):
+    """Late-time curvature of ``ln rho`` vs ``ln t`` at every control value of a sweep.
+
+    The quantity whose sign change :func:`critical_point` locates: a quadratic in ``ln t``
+    fitted over the late-time window (every decade weighted equally) bends down
+    (curvature < 0) on the absorbing side and up on the active side. Use it to see on which
+    side of the transition each value of a sweep lies before locating it.
+
+    Parameters
+    ----------
+    obj : xarray.Dataset or xarray.DataArray
+        Sweep with dims ``sample_dim``, ``dim`` and the control dimension only.
+    control : str, optional
+        Control dimension (default: the ``control`` attribute).
+    var : str
+        Order parameter.
+    t_min, t_max : float, optional
+        Late-time window (default: upper half of the logarithmic time range).
+    dim, sample_dim : str
+        Time and batch dimensions.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over the control dimension: ``curvature`` and ``curvature_error`` (jackknife over
+        batches; NaN where the mean reaches 0 inside the window) and ``positive`` (whether
+        the mean stays above 0 throughout the window: a curve absorbed inside it bends
+        down). Attributes ``t_min``, ``t_max``.
+    """
+    c, control, x = _control_curves(obj, var, control, dim, sample_dim)
+    m, lo, hi = window_mask(c.t, t_min, t_max, min_points=4)
+    reps, _, _, curv = _curvature_rows(c, m)
+    with np.errstate(invalid="ignore"):
+        positive = np.all(reps[0] > 0, axis=-1)
+    err = _core.jackknife_error(curv)
+    cv = np.where(positive, curv[0], np.nan)
+    return xr.Dataset(
+        {"curvature": ((control,), cv, {"long_name": "late-time curvature of ln rho vs ln t",
+                                        "units": "1"}),
+         "curvature_error": ((control,), np.where(positive, err, np.nan), {"units": "1"}),
+         "positive": ((control,), positive)},
+        coords={control: (control, x)},
+        attrs={"var": c.name, "control": control, "t_min": lo, "t_max": hi})
+
+
 def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
     """Zero of the late-time curvature in the time window ``m`` (see critical_point).
 
     ``near`` (indices into ``x``) fixes the control values to interpolate between instead of
     locating the crossing: the window check measures how the zero moves within one bracket.
     """
-    reps = _reps(c, m)
+    reps, lnt, lny, curv = _curvature_rows(c, m)
     require_positive(reps[0], c.name)
-    lnt = np.log(c.t[m])
-    lny = safe_log(reps)
-    mu = lnt.mean()
-    wt = _core.log_weights(lnt)
-    quad = _core.polyfit_rows(lnt - mu, lny, wt, 2)
-    curv = 2.0 * quad[..., 2]
     slope, _ = _fit_lines(lnt, lny)
     dwin = -slope
     cv, ce = curv[0], _core.jackknife_error(curv)
@@ -1133,8 +1155,6 @@ def width_cost(data, kappa, var="rho", size_dim=None, tail=0.05, dim="t", sample
         ``kappa`` error), ``plateau`` (the maximum of ``kappa t rho``, about 1 once the
         infinite-width decay is reached) and ``tail`` (``kappa t rho`` at the last time).
     """
-    from ._collapse import _split
-
     tail = float(tail)
     if not 0.0 < tail < 1.0:
         raise ValueError(f"tail must be in (0, 1), got {tail}")
@@ -1147,7 +1167,7 @@ def width_cost(data, kappa, var="rho", size_dim=None, tail=0.05, dim="t", sample
     size_dim = size_dim or getattr(items[0], "attrs", {}).get("size_param")
     if size_dim is None:
         raise ValueError("size_dim: give the width dimension (e.g. size_dim='width')")
-    runs = sorted((c for d in items for c in _split(d, var, size_dim, dim, sample_dim)),
+    runs = sorted((c for d in items for c in split_curves(d, var, size_dim, dim, sample_dim)),
                   key=lambda c: c.label)
     sizes = [c.label for c in runs]
     if len(set(sizes)) != len(sizes):

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._catalog import EXPONENTS, compare
+from ._catalog import ALPHA, EXPONENTS, compare
 from ._estimate import Estimate
 
 #: The independent groups of measurements (catalog exponent names). Exponents measured from
@@ -77,7 +77,7 @@ def groups_of(names) -> dict:
     return out
 
 
-def decide(estimates: dict, dim=None, size_kind=None, classes=None, alpha=0.01,
+def decide(estimates: dict, dim=None, size_kind=None, classes=None, alpha=ALPHA,
            labels=None) -> dict:
     """Compare every group of measurements with the catalog and combine them into a verdict.
 

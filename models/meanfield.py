@@ -45,6 +45,7 @@ from functools import lru_cache
 from typing import ClassVar
 
 import numpy as np
+import xarray as xr
 from scipy import optimize
 
 import absorbphys
@@ -279,25 +280,44 @@ def _critical(sigma_b, act):
 
 
 def critical_line(sigma_b_values, activation="tanh"):
-    r"""Return :math:`\sigma_{w,c}` for an array of :math:`\sigma_b` (phase-diagram plots).
+    r"""Return the critical line :math:`\sigma_{w,c}(\sigma_b)` of the infinite-width network.
+
+    The result is a DataArray over ``sigma_b``, so it plots and feeds
+    :func:`absorbphys.analysis.plot_phase_diagram` as it is.
 
     Parameters
     ----------
-    sigma_b_values : array_like
-        Bias standard deviations, in [0, 1e12] (:data:`SIGMA_MAX`).
+    sigma_b_values : float or array_like
+        Bias standard deviations (one value or a 1-d list), each in [0, 1e12]
+        (:data:`SIGMA_MAX`).
     activation : str or callable
         Activation.
 
     Returns
     -------
-    numpy.ndarray
-        Same shape as ``sigma_b_values``.
+    xarray.DataArray
+        ``sigma_w_c`` over the dimension ``sigma_b`` (coordinate: the given values), with
+        ``long_name``, ``units`` and the activation's name in its attributes.
+
+    Examples
+    --------
+    >>> from absorbphys.models import meanfield
+    >>> line = meanfield.critical_line([0.0, 0.3, 1.0])
+    >>> [round(float(v), 4) for v in line]
+    [1.0, 1.3956, 1.8556]
     """
-    sb = np.asarray(sigma_b_values, dtype=np.float64)
+    sb = np.atleast_1d(np.asarray(sigma_b_values, dtype=np.float64))
+    if sb.ndim != 1:
+        raise ValueError(f"sigma_b_values: one value or a 1-d list of values, got an array "
+                         f"of shape {sb.shape}")
     act = get_activation(activation)
-    out = np.array([_critical(SIGMA_B.check("sigma_b", float(s)), act)
-                    for s in sb.ravel()])
-    return out.reshape(sb.shape)
+    out = np.array([_critical(SIGMA_B.check("sigma_b", float(s)), act) for s in sb])
+    return xr.DataArray(
+        out, dims="sigma_b", name="sigma_w_c",
+        coords={"sigma_b": ("sigma_b", sb, {"long_name": "bias standard deviation",
+                                            "units": "1"})},
+        attrs={"long_name": "critical weight standard deviation (infinite width)",
+               "units": "1", "activation": act.name})
 
 
 # ------------------------------------------------------------------ two-replica expectations

@@ -329,3 +329,20 @@ def test_critical_point_counts_equally_weak_crossings():
     assert float(r.attrs["ambiguity_error"]) > 0.5
     assert float(r.p_c_error) >= float(r.attrs["ambiguity_error"])
     assert within(r.p_c, r.p_c_error, 2.5, k=1.5) and within(r.p_c, r.p_c_error, 4.5, k=1.5)
+
+
+def test_late_curvature_is_the_curvature_critical_point_locates():
+    # the sign change of late_curvature brackets critical_point's zero, and its values are
+    # those critical_point reports per control value
+    from absorbphys.analysis import critical_point, late_curvature
+
+    ds = synth.make(synth.scaling_sweep(DP_DELTA, DP_NU_PAR, 0.6447), synth.log_times(1000),
+                    sweep={"p": np.linspace(0.6, 0.69, 7)}, seed=3)
+    lc = late_curvature(ds)
+    cp = critical_point(ds)
+    np.testing.assert_allclose(lc["curvature"], cp["curvature"])
+    np.testing.assert_allclose(lc["curvature_error"], cp["curvature_error"])
+    assert bool(lc["positive"].all())
+    sign = np.sign(lc["curvature"].values)
+    i = int(np.nonzero(sign[:-1] != sign[1:])[0][0])
+    assert float(lc["p"][i]) <= float(cp["p_c"]) <= float(lc["p"][i + 1])

@@ -119,8 +119,7 @@ def _calls(d):
     col = an.collapse(fss, n_boot=4, seed=0)
     fit = an.fit_power_law(run)
     table = an.compare({"delta": (0.16, 0.01), "theta": (0.31, 0.02)}, dim=1)
-    line = xr.DataArray(mf.critical_line([0.1, 0.3, 0.5]), dims="sigma_b",
-                        coords={"sigma_b": [0.1, 0.3, 0.5]}, attrs={"long_name": "sigma_w,c"})
+    line = mf.critical_line([0.1, 0.3, 0.5])
     return {
         "analyze": [
             ("dp decay run", lambda: an.analyze(run), [run]),
@@ -145,6 +144,10 @@ def _calls(d):
                                             seed=0), [dec, cp]),
         ],
         "compare": [("result Dataset", lambda: an.compare(fit, dim=1), [fit])],
+        "late_curvature": [
+            ("synthetic", lambda: an.late_curvature(dec), [dec]),
+            ("simulated", lambda: an.late_curvature(d["dp_sweep"]), [d["dp_sweep"]]),
+        ],
         "critical_point": [
             ("synthetic", lambda: an.critical_point(dec), [dec]),
             ("DataArray", lambda: an.critical_point(dec["rho"], control="p"), [dec["rho"]]),

@@ -26,9 +26,25 @@ def test_reference_values_sigma_b_03_and_phases():
     assert mf.q_star(1.395584, 0.3) == pytest.approx(0.763475, abs=2e-6)
     assert mf.kappa(0.3) == pytest.approx(0.23350, abs=5e-6)
     assert mf.chi1(1.2, 0.3) < 1 < mf.chi1(1.6, 0.3)
-    line = mf.critical_line([[0.0, 0.3], [0.5, 1.0]])
-    assert line.shape == (2, 2)
-    np.testing.assert_allclose(line.ravel(), [1.0, 1.395584, 1.549674, 1.855589], atol=2e-6)
+    line = mf.critical_line([0.0, 0.3, 0.5, 1.0])
+    assert line.dims == ("sigma_b",) and line.name == "sigma_w_c"
+    np.testing.assert_array_equal(line["sigma_b"], [0.0, 0.3, 0.5, 1.0])
+    np.testing.assert_allclose(line.values, [1.0, 1.395584, 1.549674, 1.855589], atol=2e-6)
+    assert float(mf.critical_line(0.3)[0]) == mf.critical_sigma_w(0.3)
+    with pytest.raises(ValueError, match="sigma_b_values: one value or a 1-d list"):
+        mf.critical_line([[0.0, 0.3], [0.5, 1.0]])
+
+
+def test_critical_line_plots_as_a_phase_diagram():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from absorbphys.analysis import plot_phase_diagram
+
+    fig, ax = plot_phase_diagram(mf.critical_line([0.1, 0.3, 0.5]))
+    assert ax.get_xlabel() == "sigma_b"
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [0.1, 0.3, 0.5])
+    fig.clf()
 
 
 def test_analytic_cases_relu_erf_linear():
