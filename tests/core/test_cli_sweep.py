@@ -11,8 +11,8 @@ from _sweep_toy import SweepToy
 
 import absorbphys as ap
 from absorbphys import _sweep
-from absorbphys._cli_sweep import parse_grid_spec
 from absorbphys.cli import main
+from absorbphys.cli._sweep import parse_grid_spec
 
 
 def test_range_specs_are_inclusive_and_clean():

@@ -7,7 +7,7 @@ import json
 
 def register(sub):
     """Add the ``classify`` subcommand."""
-    from absorbphys._cli_analyze import add_common
+    from absorbphys.cli._analyze import add_common
 
     p = sub.add_parser("classify", help="compare measured exponents with the universality-"
                                         "class catalog (several files may be combined)")
@@ -40,9 +40,9 @@ def _check_distinct(files):
 
 def run(args) -> int:
     """Classify and print the verdict."""
-    from absorbphys._cli_analyze import options
     from absorbphys._io import load
     from absorbphys.analysis import classify
+    from absorbphys.cli._analyze import options
 
     n_boot, seed = options(args)
     from absorbphys._params import Param

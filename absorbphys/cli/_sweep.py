@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from absorbphys._cli_simulate import parse_init
 from absorbphys._params import first_line, unknown_parameter
+from absorbphys.cli._simulate import parse_init
 
 
 def register(sub):

@@ -1,6 +1,6 @@
 """Command-line interface ``absorbphys``.
 
-Each subcommand lives in ``absorbphys/_cli_<name>.py`` and exposes ``register(subparsers)``,
+Each subcommand lives in ``absorbphys/cli/_<name>.py`` and exposes ``register(subparsers)``,
 which adds its parser and sets ``func`` (called with the parsed arguments, returns the exit
 status). Bad input raises ``ValueError``/``TypeError`` (or :class:`absorbphys.UsageError`):
 printed as one line, exit status 2, no traceback.
@@ -32,9 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in SUBCOMMANDS:
         try:
-            mod = importlib.import_module(f"absorbphys._cli_{name}")
+            mod = importlib.import_module(f"absorbphys.cli._{name}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"absorbphys._cli_{name}":
+            if exc.name == f"absorbphys.cli._{name}":
                 continue
             raise
         mod.register(sub)
@@ -136,7 +136,3 @@ def main(argv=None) -> int:
                   "(a bug: please report it with the command; ABSORBPHYS_TRACEBACK=1 shows "
                   "the traceback)", file=sys.stderr)
             return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
