@@ -457,8 +457,10 @@ def _excess(diff_reps):
 
 
 def _curvature_rows(c, m):
-    """Replicate means in the window ``m``, ``ln t``, ``ln y`` and the curvature
-    ``d^2 ln y / d (ln t)^2`` of a quadratic fit (every decade weighted equally).
+    """Replicate means in the window ``m``, ``ln t``, ``ln y`` and the curvature.
+
+    The curvature is ``d^2 ln y / d (ln t)^2`` of a quadratic fit (every decade weighted
+    equally).
     """
     reps = _reps(c, m)
     lnt = np.log(c.t[m])
