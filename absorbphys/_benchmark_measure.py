@@ -65,7 +65,8 @@ def _curvature_signs(ds, control, var="rho", t_min=None):
     """Sign of the late-time curvature per control value.
 
     From :func:`absorbphys.analysis.late_curvature`: ``-1`` bends down (absorbing side; also
-    when the mean reaches 0 in the window), ``+1`` bends up (active side). Also returns whether each value stays positive in the window.
+    when the mean reaches 0 in the window), ``+1`` bends up (active side). Also returns
+    whether each value stays positive in the window.
     """
     lc = an.late_curvature(ds, control=control, var=var, t_min=t_min)
     positive = lc["positive"].values
