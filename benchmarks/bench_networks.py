@@ -30,7 +30,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
-from absorbphys._rng import (  # noqa: E402
+from absorbphys.kernels.rng import (  # noqa: E402
     STREAM_DYNAMICS,
     STREAM_INPUT,
     normal_pair,

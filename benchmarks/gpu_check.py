@@ -60,7 +60,7 @@ def device_info():
     if not cuda.is_available():
         raise SystemExit("no CUDA device (set NUMBA_ENABLE_CUDASIM=1 with --smoke to check the "
                          "script's logic without one)")
-    from absorbphys._cuda import simulator
+    from absorbphys.kernels.cuda import simulator
 
     if simulator():
         sys.setswitchinterval(2e-5)  # the simulator polls Python threads at every barrier

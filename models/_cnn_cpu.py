@@ -11,9 +11,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from absorbphys import _rng
-from absorbphys._kernels import alloc_sums, record_sums
-from absorbphys._rng import sample_key, step_key
+from absorbphys.kernels import rng as _rng
+from absorbphys.kernels.rng import sample_key, step_key
+from absorbphys.kernels.sums import alloc_sums, record_sums
 from absorbphys.models._mlp_cpu import normal_pair_fast, replica_rho
 from absorbphys.models.activations import act_phi_diff, rebind_njit, user_namespace_cpu
 

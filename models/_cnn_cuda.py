@@ -1,6 +1,6 @@
 """CUDA kernels of the random CNN (weight-shared and locally connected); agree with the CPU.
 
-Imported lazily (only for ``backend="cuda"``); see :mod:`absorbphys._cuda` and
+Imported lazily (only for ``backend="cuda"``); see :mod:`absorbphys.kernels.cuda` and
 :mod:`absorbphys.models.cnn`. Layout and random numbers are those of ``models/_cnn_cpu.py``:
 sites flat, channels last (``h[s, x, c]``); inputs ``normal_pair(sample_key(seed, s,
 STREAM_INPUT), x C + c)``; weight-shared layer ``t``: the flattened ``W[k, ci, co]`` and then
@@ -26,9 +26,9 @@ import types
 import numpy as np
 from numba import njit
 
-from absorbphys import _cuda
-from absorbphys._kernels import alloc_sums, record_sums, sums_dict
-from absorbphys._rng import STREAM_DYNAMICS, STREAM_INPUT, STREAM_WEIGHTS
+from absorbphys.kernels import cuda as _cuda
+from absorbphys.kernels.rng import STREAM_DYNAMICS, STREAM_INPUT, STREAM_WEIGHTS
+from absorbphys.kernels.sums import alloc_sums, record_sums, sums_dict
 from absorbphys.models import _cnn_cpu, _mlp_cuda
 
 cuda = _cuda.require()

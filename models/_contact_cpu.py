@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from absorbphys._kernels import alloc_sums, record_sums
-from absorbphys._rng import STREAM_DYNAMICS, draw, sample_key, step_key, to_unit
+from absorbphys.kernels.rng import STREAM_DYNAMICS, draw, sample_key, step_key, to_unit
+from absorbphys.kernels.sums import alloc_sums, record_sums
 
 _MASK_LOW2 = np.uint64(1)
 _MASK_LOW4 = np.uint64(3)

@@ -1,6 +1,6 @@
 """CUDA kernels of the contact process (lattice and complete graph), bit-identical to the CPU.
 
-Imported lazily (only for ``backend="cuda"``); see :mod:`absorbphys._cuda`.
+Imported lazily (only for ``backend="cuda"``); see :mod:`absorbphys.kernels.cuda`.
 
 Continuous time is sequential within a sample, so the kernels are ensemble-parallel: one
 thread per sample, each with its own counter-based stream and the CPU kernel's draw indexing
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from absorbphys import _cuda
-from absorbphys._kernels import sums_dict
-from absorbphys._rng import STREAM_DYNAMICS
+from absorbphys.kernels import cuda as _cuda
+from absorbphys.kernels.rng import STREAM_DYNAMICS
+from absorbphys.kernels.sums import sums_dict
 from absorbphys.models import _contact_cpu
 
 cuda = _cuda.require()

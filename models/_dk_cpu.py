@@ -35,8 +35,8 @@ import numpy as np
 from numba import njit, prange
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from absorbphys._kernels import alloc_sums, record_sums
-from absorbphys._rng import STREAM_DYNAMICS, draw, fixed_point, sample_key, step_key, to_unit
+from absorbphys.kernels.rng import STREAM_DYNAMICS, draw, fixed_point, sample_key, step_key, to_unit
+from absorbphys.kernels.sums import alloc_sums, record_sums
 
 _U0 = np.uint64(0)
 _U1 = np.uint64(1)

@@ -1,6 +1,6 @@
 """CUDA kernels of the Domany–Kinzel automaton (1+1 and 2+1, bit-packed), bit-identical to the CPU.
 
-Imported lazily (only for ``backend="cuda"``); see :mod:`absorbphys._cuda`.
+Imported lazily (only for ``backend="cuda"``); see :mod:`absorbphys.kernels.cuda`.
 
 Layout: a launch advances many samples by one time step on a 2-D grid, x = words of a
 sample, y = samples; a block holds ``tx`` words of ``ty`` samples (``tx * ty <= 256``), one
@@ -21,15 +21,15 @@ Random numbers follow ``models/_dk_cpu.py`` exactly:
   ``uniform(key, y L + x) < p_n``.
 
 The per-sample counts are summed into batches on the host in sample order
-(:func:`absorbphys._cuda.count_sums`), so the returned sums equal the CPU's bit for bit.
+(:func:`absorbphys.kernels.cuda.count_sums`), so the returned sums equal the CPU's bit for bit.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from absorbphys import _cuda
-from absorbphys._rng import STREAM_DYNAMICS, fixed_point
+from absorbphys.kernels import cuda as _cuda
+from absorbphys.kernels.rng import STREAM_DYNAMICS, fixed_point
 
 cuda = _cuda.require()
 DEV = _cuda.device_rng()

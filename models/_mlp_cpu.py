@@ -23,9 +23,9 @@ import numpy as np
 from numba import njit, prange
 from numba.cpython.unsafe.numbers import leading_zeros
 
-from absorbphys import _rng
-from absorbphys._kernels import alloc_sums
-from absorbphys._rng import draw, sample_key, step_key
+from absorbphys.kernels import rng as _rng
+from absorbphys.kernels.rng import draw, sample_key, step_key
+from absorbphys.kernels.sums import alloc_sums
 from absorbphys.models.activations import (
     _POW2,
     ERF,
@@ -66,7 +66,7 @@ _TWO = np.uint64(2)
 
 
 def _py_normal_pair_fast(key, index):
-    """Box-Muller on the same two uniforms as :func:`absorbphys._rng.normal_pair`.
+    """Box-Muller on the same two uniforms as :func:`absorbphys.kernels.rng.normal_pair`.
 
     ``u1 = 1 - to_unit(draw(key, 2 index))``, ``u2 = to_unit(draw(key, 2 index + 1))``,
     ``r = sqrt(-2 log u1)``, angle ``2 pi u2``; the cosine and sine come from the fdlibm

@@ -1,7 +1,7 @@
 """CUDA kernels of the random MLP (both methods); results agree with the CPU to float rounding.
 
-Imported lazily (only for ``backend="cuda"``); see :mod:`absorbphys._cuda` and, for the maths,
-:mod:`absorbphys.models.mlp`. Random numbers are the CPU kernels' (``models/_mlp_cpu.py``):
+Imported lazily (only for ``backend="cuda"``); see :mod:`absorbphys.kernels.cuda` and, for the
+maths, :mod:`absorbphys.models.mlp`. Random numbers are the CPU kernels' (``models/_mlp_cpu.py``):
 inputs ``normal_pair(sample_key(seed, s, STREAM_INPUT), j n + i)``; Gaussian method layer
 ``t``: ``normal_pair(step_key(sample_key(seed, s, STREAM_DYNAMICS), t), i)``; weights method
 layer ``t``: ``W[i, 2 m : 2 m + 2] = normal_pair(key, i ceil(n/2) + m)`` and the biases after
@@ -34,9 +34,9 @@ import types
 import numpy as np
 from numba import njit
 
-from absorbphys import _cuda
-from absorbphys._kernels import alloc_sums
-from absorbphys._rng import STREAM_DYNAMICS, STREAM_INPUT, STREAM_WEIGHTS
+from absorbphys.kernels import cuda as _cuda
+from absorbphys.kernels.rng import STREAM_DYNAMICS, STREAM_INPUT, STREAM_WEIGHTS
+from absorbphys.kernels.sums import alloc_sums
 from absorbphys.models import activations as _act
 
 cuda = _cuda.require()

@@ -18,8 +18,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from absorbphys._kernels import alloc_sums
-from absorbphys._rng import sample_key, step_key
+from absorbphys.kernels.rng import sample_key, step_key
+from absorbphys.kernels.sums import alloc_sums
 from absorbphys.models import _mlp_cpu
 from absorbphys.models._mlp_cpu import (
     BLOCK,

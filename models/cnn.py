@@ -31,9 +31,9 @@ from typing import ClassVar
 import numpy as np
 
 import absorbphys
-from absorbphys._kernels import sums_dict
 from absorbphys._params import Param
 from absorbphys._process import AbsorbingProcess
+from absorbphys.kernels.sums import sums_dict
 from absorbphys.models import _cnn_cpu
 from absorbphys.models.activations import ACTIVATIONS, get_activation
 from absorbphys.models.meanfield import (

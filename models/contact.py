@@ -28,7 +28,7 @@ import numpy as np
 
 import absorbphys
 from absorbphys import AbsorbingProcess, Param
-from absorbphys._kernels import sums_dict
+from absorbphys.kernels.sums import sums_dict
 
 #: Largest infection rate. The transition lies at lam_c <= 3.3 (1.65 in 2D, 1 on the
 #: complete graph); at lam = 1e6 the stationary density is within ~1e-6 of 1 (nothing left

@@ -36,7 +36,7 @@ import numpy as np
 
 import absorbphys
 from absorbphys import AbsorbingProcess, Param
-from absorbphys._kernels import sums_dict
+from absorbphys.kernels.sums import sums_dict
 
 _L_PARAM = Param("int", low=2, doc="linear size (sites per direction), periodic")
 _DIM_PARAM = Param("int", low=1, high=2, default=1,

@@ -27,7 +27,7 @@ Randomness
 ----------
 Layer ``l`` of sample ``s`` draws from a generator keyed by the framework's counter-based
 hash of ``(seed, s, l)`` (``step_key(sample_key(seed, s, STREAM_WEIGHTS), l)`` of
-:mod:`absorbphys._rng`): NumPy stacks get ``numpy.random.Generator(Philox(key=k))``, JAX
+:mod:`absorbphys.kernels.rng`): NumPy stacks get ``numpy.random.Generator(Philox(key=k))``, JAX
 stacks ``jax.random.fold_in(key_s, l)`` of the key ``key_s`` built from
 ``sample_key(seed, s, STREAM_WEIGHTS)``. Inputs use the stream ``STREAM_INPUT`` the same way
 (the default Gaussian inputs are drawn with NumPy for both frameworks: a NumPy and a JAX
@@ -53,9 +53,9 @@ import numpy as np
 from numba import njit
 
 import absorbphys
-from absorbphys import _rng
 from absorbphys._params import Param, UsageError, short
 from absorbphys._process import AbsorbingProcess
+from absorbphys.kernels import rng as _rng
 from absorbphys.models.meanfield import check_c0_init, init_rho
 
 __all__ = ["LayerStack"]

@@ -8,7 +8,7 @@ import numpy as np
 # ============================================================ lattice models (DK, DP, CP)
 
 def _lattice_keys(seed, sample):
-    from absorbphys import _rng
+    from absorbphys.kernels import rng as _rng
 
     return _rng, np.uint64(_rng.sample_key(seed, sample, _rng.STREAM_DYNAMICS))
 
@@ -217,7 +217,7 @@ def assert_same_any_thread_count(runs, **kw):
 
 def _net_normals(key, n):
     """First ``n`` standard normals of a counter-based stream (pairs from normal_pair)."""
-    from absorbphys import _rng
+    from absorbphys.kernels import rng as _rng
 
     out = []
     for m in range((n + 1) // 2):
@@ -227,7 +227,7 @@ def _net_normals(key, n):
 
 def _net_init(seed, sample, n, q0, rho0, C=None, seed_only=False):
     """Layer-0 replicas h, h' (shape (n,) or (n // C, C)) exactly as the kernels draw them."""
-    from absorbphys import _rng
+    from absorbphys.kernels import rng as _rng
 
     key = np.uint64(_rng.sample_key(seed, sample, _rng.STREAM_INPUT))
     z = np.array([_rng.normal_pair(key, np.uint64(i)) for i in range(n)])
@@ -251,7 +251,7 @@ def naive_mlp_weights(width, sigma_w, sigma_b, phi, t_max, q0, rho0, seed=0, sam
     W of layer t: normals 0 .. N^2 - 1 of ``step_key(sample_key(seed, s, WEIGHTS), t)``
     (row-major, N even), biases the next N normals.
     """
-    from absorbphys import _rng
+    from absorbphys.kernels import rng as _rng
 
     n = width
     h, hp = _net_init(seed, sample, n, q0, rho0)
@@ -272,7 +272,7 @@ def naive_mlp_gaussian(width, sigma_w, sigma_b, phi, t_max, q0, rho0, seed=0, sa
     Given layer l, (h_i, h'_i) ~ N(0, sigma_w^2/N Gram(phi(h), phi(h')) + sigma_b^2), drawn as
     h = L11 z1, h' = L21 z1 + L22 z2 with (z1, z2) = normal_pair(step_key(dyn, t), i).
     """
-    from absorbphys import _rng
+    from absorbphys.kernels import rng as _rng
 
     n = width
     h, hp = _net_init(seed, sample, n, q0, rho0)
@@ -300,7 +300,7 @@ def naive_cnn_shared(L, C, sigma_w, sigma_b, K, phi, t_max, q0, rho0, seed=0, sa
     W[k, c_in, c_out] of layer t: normals 0 .. K C^2 - 1 (row-major) of
     ``step_key(sample_key(seed, s, WEIGHTS), t)``, biases the C normals after them (pairs).
     """
-    from absorbphys import _rng
+    from absorbphys.kernels import rng as _rng
 
     h, hp = _net_init(seed, sample, L * C, q0, rho0, C=C, seed_only=seed_only)
     kw = np.uint64(_rng.sample_key(seed, sample, _rng.STREAM_WEIGHTS))

@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 
 import absorbphys as ap
-from absorbphys import _registry, _rng
+from absorbphys import _registry
+from absorbphys.kernels import rng as _rng
 
 PLUGIN_DIR = Path(__file__).resolve().parent / "plugin_example"
 DIST = "absorbphys-barw"

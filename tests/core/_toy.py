@@ -6,7 +6,8 @@ import numpy as np
 from numba import njit
 
 import absorbphys as ap
-from absorbphys import Param, _rng
+from absorbphys import Param
+from absorbphys.kernels import rng as _rng
 
 
 @njit(cache=True)

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import absorbphys as ap
-from absorbphys import Param, _rng
+from absorbphys import Param
 from absorbphys._simulate import make_times, sample_edges
+from absorbphys.kernels import rng as _rng
 
 
 def test_param_messages_name_parameter_and_range():

@@ -48,7 +48,7 @@ def pytest_collection_modifyitems(config, items):
     On the simulator only, a failed test is run once more (pytest-rerunfailures). The
     failures seen before (a count lost in one DK or CNN launch, 0-3 per run on a loaded
     2-vCPU machine, never twice in a row) match a race in the simulator's shared-array
-    allocation, which :func:`absorbphys._cuda.patch_simulator` now removes
+    allocation, which :func:`absorbphys.kernels.cuda.patch_simulator` now removes
     (``test_cuda_simulator_fix.py`` shows the race and the fix); the rerun stays as a
     safety net, and ``-rR`` in ``.ci/run`` prints any rerun so that one is not hidden. A
     kernel race would fail again on the rerun; a real GPU gets no rerun.

@@ -23,8 +23,8 @@ def test_import_does_not_touch_cuda():
 @pytest.mark.skipif(CUDA_USABLE, reason="a GPU or the CUDA simulator is present")
 def test_cuda_without_gpu_is_one_clear_line():
     import absorbphys
-    from absorbphys import _cuda
     from absorbphys._backends import resolve_backend
+    from absorbphys.kernels import cuda as _cuda
 
     with pytest.raises(absorbphys.UsageError) as err:
         _cuda.require()

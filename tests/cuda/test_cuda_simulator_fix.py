@@ -61,7 +61,7 @@ def test_unpatched_simulator_can_hand_two_threads_different_arrays():
 def test_patched_simulator_hands_every_thread_the_same_array():
     from numba.cuda.simulator import kernelapi
 
-    from absorbphys import _cuda
+    from absorbphys.kernels import cuda as _cuda
 
     _cuda.patch_simulator()
     a, b = _allocate_concurrently(kernelapi.FakeCUDAShared.array, _slow)
@@ -69,7 +69,7 @@ def test_patched_simulator_hands_every_thread_the_same_array():
 
 
 def test_patched_simulator_keeps_distinct_arrays_per_source_line():
-    from absorbphys import _cuda
+    from absorbphys.kernels import cuda as _cuda
 
     _cuda.patch_simulator()
 

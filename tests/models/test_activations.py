@@ -124,7 +124,7 @@ def test_tanh_difference_keeps_relative_accuracy_in_saturation():
 def test_fast_exponential_and_normal_pair_agree_with_libm():
     from numba import njit
 
-    from absorbphys._rng import normal_pair
+    from absorbphys.kernels.rng import normal_pair
     from absorbphys.models._mlp_cpu import normal_pair_fast
     from absorbphys.models.activations import expm1_fast
 
@@ -150,7 +150,7 @@ def test_vectorised_log_normal_pair_and_tanh_pair_agree_with_references():
     # the MLP Gaussian kernel's libm-free helpers, compiled as in the kernel (FMA allowed)
     from numba import njit
 
-    from absorbphys._rng import normal_pair
+    from absorbphys.kernels.rng import normal_pair
     from absorbphys.models._mlp_cpu import log_u53, normal_pair_vec, tanh_pair_vec
     from absorbphys.models.activations import tanh_pair
 

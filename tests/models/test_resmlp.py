@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 import absorbphys as ap
-from absorbphys import _rng
+from absorbphys.kernels import rng as _rng
 from absorbphys.models import meanfield as mf
 from absorbphys.models.resmlp import ResMLP
 

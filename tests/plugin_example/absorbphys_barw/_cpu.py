@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from absorbphys import _rng
+from absorbphys.kernels import rng as _rng
 
 
 @njit(cache=True, parallel=True)

@@ -5,9 +5,10 @@ Nothing here is imported by ``import absorbphys``; the CUDA kernel modules
 ``backend="cuda"``. Without a GPU (and without ``NUMBA_ENABLE_CUDASIM=1``) :func:`require`
 raises the one-line :class:`~absorbphys.UsageError` of :func:`absorbphys._backends.resolve_backend`.
 
-The device random-number generator is :mod:`absorbphys._rng` compiled with
-``cuda.jit(device=True)`` (:func:`absorbphys._rng.compile_with`), so a kernel draws exactly the
-64-bit words the CPU kernels draw: lattice trajectories are bit-identical across backends.
+The device random-number generator is :mod:`absorbphys.kernels.rng` compiled with
+``cuda.jit(device=True)`` (:func:`absorbphys.kernels.rng.compile_with`), so a kernel draws
+exactly the 64-bit words the CPU kernels draw: lattice trajectories are bit-identical across
+backends.
 Two details of the CUDA target shape this module:
 
 * device functions must be module-level globals of the kernel's module (a kernel cannot call
@@ -29,8 +30,8 @@ import types
 import numpy as np
 from numba import njit
 
-from absorbphys import _rng
-from absorbphys._kernels import alloc_sums, record_sums
+from absorbphys.kernels import rng as _rng
+from absorbphys.kernels.sums import alloc_sums, record_sums
 
 #: Threads per block used by the 1-D launches.
 THREADS = 128
@@ -161,7 +162,7 @@ def device_rng():
     types.SimpleNamespace
         ``mix64``, ``sample_key``, ``step_key``, ``draw``, ``to_unit``, ``uniform``,
         ``normal_pair``, ``fixed_point``, ``bernoulli_mask`` as CUDA device functions, the
-        same pure functions as the CPU's :mod:`absorbphys._rng`.
+        same pure functions as the CPU's :mod:`absorbphys.kernels.rng`.
     """
     global _DEV
     if _DEV is None:
@@ -175,7 +176,7 @@ def device_rng():
 
         @cuda.jit(device=True)
         def normal_pair(key, index):  # pragma: no cover - compiled for the device
-            # Mirrors absorbphys._rng._py_normal_pair with math.* (see module docstring).
+            # Mirrors absorbphys.kernels.rng._py_normal_pair with math.* (see module docstring).
             i2 = np.uint64(index) * two
             u1 = 1.0 - to_unit(draw(key, i2))
             u2 = to_unit(draw(key, i2 + one))
