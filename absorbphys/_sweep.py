@@ -187,7 +187,7 @@ def _times_digest(tarr):
             "sha256": hashlib.sha256(np.ascontiguousarray(tarr).tobytes()).hexdigest()}
 
 
-def _plan(model, grid, t_max, samples, init, seed, backend, out, client, times, batches,
+def make_plan(model, grid, t_max, samples, init, seed, backend, out, client, times, batches,
           params, resume, progress, workers, keep_parts) -> _Plan:
     cls, base, explicit = _resolve_model(model, params)
     names, values = _check_grid(cls, grid, explicit)
@@ -732,9 +732,9 @@ def sweep(model, grid, t_max, samples=1, init="full", seed=0, backend=None, out=
     >>> ds = sweep("dp", grid={"p": [0.64, 0.65], "L": [64, 128]}, t_max=100,
     ...            samples=10, out="fss.nc")  # doctest: +SKIP
     """
-    plan = _plan(model, grid, t_max, samples, init, seed, backend, out, client, times,
+    plan = make_plan(model, grid, t_max, samples, init, seed, backend, out, client, times,
                  batches, params, resume, progress, workers, keep_parts)
-    return _execute(plan, client)
+    return execute_plan(plan, client)
 
 
 def _importable(cls) -> bool:
@@ -762,7 +762,7 @@ def _finished_output(plan: _Plan):
     return ds
 
 
-def _execute(plan: _Plan, client=None) -> xr.Dataset:
+def execute_plan(plan: _Plan, client=None) -> xr.Dataset:
     done = _finished_output(plan)
     if done is not None:
         return done

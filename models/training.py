@@ -60,7 +60,9 @@ __all__ = [
 
 Task = _train_data.Task
 
-_P = {
+#: Valid range of every argument of the trainer and the sweeps (also used by ``absorbphys
+#: train`` to check its options).
+PARAMS = {
     "arch": Param("str", choices=ARCHS),
     "activation": Param("str", choices=tuple(ACTIVATIONS)),
     "task": Param("str", choices=_train_data.TASKS),
@@ -96,7 +98,7 @@ MAX_TRAININGS = 10**6
 
 
 def _check(name, value):
-    return _P[name].check(name, value)
+    return PARAMS[name].check(name, value)
 
 
 def _check_trainings(n):

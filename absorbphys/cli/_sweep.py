@@ -177,7 +177,7 @@ class _PendingClient:
 
 def run(args) -> int:
     """Validate everything, run the sweep, write ``--out``, print a summary."""
-    from absorbphys._sweep import _execute, _plan
+    from absorbphys._sweep import execute_plan, make_plan
 
     cls, grid, params = build_grid(args.model, args.grid, args.param)
     times = args.times
@@ -185,17 +185,17 @@ def run(args) -> int:
         times = int(times)
     # With --scheduler the backend is resolved on the workers; validate before connecting.
     marker = _PendingClient() if args.scheduler else None
-    plan = _plan(cls.name, grid, args.t_max, args.samples, parse_init(args.init), args.seed,
+    plan = make_plan(cls.name, grid, args.t_max, args.samples, parse_init(args.init), args.seed,
                  args.backend, args.out, marker, times, args.batches, params, args.resume,
                  False if args.quiet else None, args.workers, args.keep_parts)
     if args.scheduler:
         client = _connect(args.scheduler)
         try:
-            ds = _execute(plan, client)
+            ds = execute_plan(plan, client)
         finally:
             client.close()
     else:
-        ds = _execute(plan, None)
+        ds = execute_plan(plan, None)
     print(f"{ds.attrs['model']}: {len(plan.processes)} points over "
           + " x ".join(f"{n}[{len(v)}]" for n, v in zip(plan.names, plan.values))
           + f", samples={ds.attrs['samples']} t_max={ds.attrs['t_max']} "

@@ -106,12 +106,20 @@ def _fail(msg):
     raise UsageError(msg)
 
 
+def _has_kappa(meanfield, sigma_b, activation):
+    """Whether the mean field has a finite kappa here (activations with kinks have none)."""
+    try:
+        return bool(np.isfinite(meanfield.kappa(sigma_b, activation=activation)))
+    except ValueError:
+        return False
+
+
 def _values(option: str, text, param: str, kind=float, *, min_count=1):
     """Parse a list option and check every value against ``training``'s range for ``param``."""
     from absorbphys.models import training
 
     vals = parse_values(option, text, kind)
-    vals = [training._P[param].check(option, v) for v in vals]
+    vals = [training.PARAMS[param].check(option, v) for v in vals]
     if len(set(vals)) != len(vals):
         _fail(f"{option} values must be distinct, got {text!r}")
     if len(vals) < min_count:
@@ -122,7 +130,7 @@ def _values(option: str, text, param: str, kind=float, *, min_count=1):
 def _one(option: str, text, param: str):
     from absorbphys.models import training
 
-    return training._P[param].check(option, str(text).strip())
+    return training.PARAMS[param].check(option, str(text).strip())
 
 
 def _task_shape(task: str, n_train: int, n_test: int):
@@ -241,11 +249,12 @@ def _validate(args):
 
         act = o["activation"]
         for sb in o["crit_sb"]:
-            if not np.isfinite(training._mf_nan(meanfield.critical_sigma_w, sb,
-                                                activation=act)):
+            try:
+                meanfield.critical_sigma_w(sb, activation=act)
+            except (ValueError, RuntimeError, ArithmeticError):
                 _fail(f"--critical-sigma-b: --activation {act} has no mean-field critical "
                       f"point sigma_w,c at sigma_b={sb:g}; choose another activation/sigma_b")
-            if o["mu_w"] is not None and not np.isfinite(training._kappa(sb, act)):
+            if o["mu_w"] is not None and not _has_kappa(meanfield, sb, act):
                 _fail(f"--mu-widths: --activation {act} has no finite kappa at "
                       f"sigma_b={sb:g} (needs a smooth activation such as tanh or erf)")
     o["plot_format"] = _check_paths(args)
