@@ -414,10 +414,17 @@ def _run_entry(e: Entry, seed, backend, ckpt_root, log, workers, result):
     result.analyses[e.name] = {"results": dict(m.results), "measurement": m}
     dim = _process_dim(runner, e)
     size_kind = "N" if dim == 0 else "L"
-    cls = classify_groups(m.estimates, dim=dim, size_kind=size_kind) if fatal is None else {
-        "verdict": "error" if crashed else "inconclusive",
-        "reason": f"{'crashed' if crashed else 'no measurement'}: {fatal}", "best": "",
-        "runner_up": "", "score": float("nan"), "groups": {}, "ranking": []}
+    drift = m.results.get("drift")
+    if fatal is None and drift is not None and int(drift["drifts"]):
+        # analysis.critical_drift's rule: the located value is a pseudo-critical point
+        cls = {"verdict": "no transition", "reason": drift.attrs["reason"], "best": "",
+               "runner_up": "", "score": float("nan"), "groups": {}, "ranking": []}
+    elif fatal is None:
+        cls = classify_groups(m.estimates, dim=dim, size_kind=size_kind)
+    else:
+        cls = {"verdict": "error" if crashed else "inconclusive",
+               "reason": f"{'crashed' if crashed else 'no measurement'}: {fatal}", "best": "",
+               "runner_up": "", "score": float("nan"), "groups": {}, "ranking": []}
     row = {"name": e.name, "label": e.label, "model": e.model, "control": e.control,
            "size_param": runner.size_param, "size": e.size, "dim": dim, "notes": e.notes}
     row.update(m.estimates)

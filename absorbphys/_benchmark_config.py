@@ -37,6 +37,9 @@ MODES = ("quick", "full")
 #: Keys of ``Entry.spreading``: required, then optional.
 SPREADING_KEYS = ("size", "t_max", "samples")
 SPREADING_OPTIONAL = ("params", "shift")
+#: Keys of ``Entry.drift``: required, then optional.
+DRIFT_KEYS = ("window", "points", "t_max", "samples")
+DRIFT_OPTIONAL = ("size", "ratio", "n_windows")
 #: Keys of ``Entry.extra`` (tuning of the analysis).
 EXTRA_KEYS = ("n_boot",)
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
@@ -115,6 +118,12 @@ class Entry:
         Seed-spreading run ``{"size", "t_max", "samples"}`` at the critical point (optional
         ``"params"``: extra fixed parameters; ``"shift"``: also run at ``x_c -+ error`` and
         add the shift of the exponents to their errors, default true).
+    drift : dict or None
+        Drift check right after locating (optional): a sweep ``{"window": [lo, hi],
+        "points", "t_max", "samples"}`` on a geometric grid (optional ``"size"``, ``"ratio"``,
+        ``"n_windows"`` of :func:`absorbphys.analysis.critical_drift`); when the located
+        critical value drifts with the observation time the row's verdict is "no transition"
+        and the later stages are skipped (they would measure a depth, not a process).
     fss_sizes : tuple of int
         Sizes of the finite-size-scaling runs at the critical point (empty: no FSS).
     fss_t_factor : float
@@ -185,6 +194,7 @@ class Entry:
     guess: str | None = None
     window_halfwidth: float = 0.0
     spreading: dict | None = None
+    drift: dict | None = None
     fss_sizes: tuple = ()
     fss_t_factor: float = 1.0
     fss_t_power: float = 1.0
@@ -377,6 +387,7 @@ def _validate(e: Entry):
                    "centres the window on the infinite-width critical line of networks)")
     put("window_halfwidth", c.number("window_halfwidth", e.window_halfwidth, low=0))
     put("spreading", _check_spreading(c, e.spreading))
+    put("drift", _check_drift(c, e.drift))
     put("fss_sizes", _check_fss_sizes(c, e.fss_sizes))
     put("fss_t_factor", c.number("fss_t_factor", e.fss_t_factor, low=0, low_open=True))
     put("fss_t_power", c.number("fss_t_power", e.fss_t_power, low=0, low_open=True))
@@ -422,6 +433,8 @@ def _stage_samples(e: Entry) -> dict:
     if e.spreading is not None:
         out["spreading.samples"] = e.spreading["samples"] * (
             3 if e.spreading.get("shift", True) else 1)
+    if e.drift is not None:
+        out["drift.points x drift.samples"] = e.drift["points"] * e.drift["samples"]
     out["fss_samples x len(fss_sizes)"] = (e.fss_samples * len(e.fss_sizes)
                                            * (3 if e.fss_shift else 1))
     out["beta_samples x len(beta_offsets)"] = e.beta_samples * len(e.beta_offsets)
@@ -459,6 +472,37 @@ def _check_spreading(c: _Checker, sp):
         out["params"] = dict(c.mapping("spreading.params", sp["params"]))
     if "shift" in sp:
         out["shift"] = c.boolean("spreading.shift", sp["shift"])
+    return out
+
+
+def _check_drift(c: _Checker, dr):
+    if dr is None:
+        return None
+    keys = ", ".join(DRIFT_KEYS) + "[, " + ", ".join(DRIFT_OPTIONAL) + "]"
+    if not isinstance(dr, dict) or not all(isinstance(k, str) for k in dr):
+        c.fail(f"drift must be null (None) or an object {{{keys}}}, got {_show(dr)}")
+    bad = [k for k in dr if k not in DRIFT_KEYS + DRIFT_OPTIONAL]
+    if bad:
+        c.fail(f"drift has unknown key {bad[0]!r}; valid: {', '.join(DRIFT_KEYS + DRIFT_OPTIONAL)}")
+    miss = [k for k in DRIFT_KEYS if k not in dr]
+    if miss:
+        c.fail(f"drift lacks the key {miss[0]!r} (it needs {', '.join(DRIFT_KEYS)})")
+    w = _as_list(dr["window"])
+    if w is None or len(w) != 2 or not all(_is_real(x) for x in w) \
+            or not 0 < float(w[0]) < float(w[1]) < math.inf:
+        c.fail(f"drift.window must be [lo, hi] with 0 < lo < hi (a geometric grid), got "
+               f"{_show(dr['window'])}")
+    out = dict(dr)
+    out["window"] = (float(w[0]), float(w[1]))
+    out["points"] = c.integer("drift.points", dr["points"], 3, MAX_POINTS)
+    out["t_max"] = c.number("drift.t_max", dr["t_max"], low=4)
+    out["samples"] = c.integer("drift.samples", dr["samples"], 2, MAX_SAMPLES)
+    if "size" in dr:
+        out["size"] = c.integer("drift.size", dr["size"], 2, MAX_SIZE)
+    if "ratio" in dr:
+        out["ratio"] = c.number("drift.ratio", dr["ratio"], low=1, low_open=True)
+    if "n_windows" in dr:
+        out["n_windows"] = c.integer("drift.n_windows", dr["n_windows"], 2, 20)
     return out
 
 
@@ -546,6 +590,18 @@ def _quick() -> list[Entry]:
                   "stationarity test of beta is relaxed to |slope| + 2 sigma <= 0.2 over "
                   "t in [512, 2048]; small offsets (0.5-2 %) because the infinite-width map "
                   "itself gives an effective beta of 0.92 at 3-5 %",
+        ),
+        Entry(
+            name="resmlp", label="Residual MLP, tanh, sigma_b = 0.3, alpha = 1",
+            model="resmlp", params={"sigma_b": 0.3, "activation": "tanh", "alpha": 1.0},
+            control="sigma_w", window=(0.005, 0.5), size=1024, t_max=1024, sweep_points=9,
+            sweep_samples=8, refine=1, final_samples=8, decay_t_max=4096, decay_samples=16,
+            drift={"window": [0.004, 0.6], "points": 25, "t_max": 4096, "samples": 8},
+            budget_s=30,
+            notes="the variance of a residual network grows without a fixed point and the "
+                  "replica distance never shrinks on average: the drift check asks whether "
+                  "the located sigma_w,c is a property of the network or of the depth "
+                  "(docs/physics.md)",
         ),
         Entry(
             name="cnn1d", label="1D CNN, tanh, 8 channels, weight-shared", model="cnn",
@@ -640,6 +696,11 @@ def _full() -> list[Entry]:
                          fss_sizes=(128, 256, 512, 1024, 2048, 4096), fss_samples=512,
                          beta_offsets=(0.01, 0.015, 0.02, 0.03, 0.04), beta_size=8192,
                          beta_t_max=4096, beta_samples=64, budget_s=3 * 3600),
+        q["resmlp"].replace(size=4096, t_max=4096, sweep_samples=32, final_samples=32,
+                            decay_t_max=16384, decay_samples=64,
+                            drift={"window": [0.002, 0.6], "points": 41, "t_max": 32768,
+                                   "samples": 32, "n_windows": 4},
+                            budget_s=3600),
         q["cnn1d"].replace(size=1024, t_max=4096, sweep_samples=128, refine=1,
                            final_samples=128, decay_t_max=8192, decay_samples=256,
                            fss_sizes=(64, 128, 256, 512, 1024), fss_samples=128,

@@ -474,10 +474,38 @@ class EntryMeasurement:
         self.error_parts["beta"] = parts
         self.log(f"beta = {self.estimates['beta']}")
 
+    def drift(self):
+        """Check whether the located critical value drifts with time (stage ``drift``).
+
+        A geometric sweep over ``drift.window`` and :func:`absorbphys.analysis.critical_drift`
+        on it; returns its result (``drifts`` = 1: a pseudo-critical point, no transition).
+        """
+        dr = self.entry.drift
+        xs = np.geomspace(dr["window"][0], dr["window"][1], dr["points"])
+        ds = self.runner.run("drift", {self.control: [float(v) for v in np.round(xs, 12)]},
+                             dr["t_max"], dr["samples"], fixed=self._size_kw(dr.get("size")))
+        res = an.critical_drift(ds, control=self.control, ratio=dr.get("ratio", 8.0),
+                                n_windows=dr.get("n_windows", 3))
+        self.results["drift"] = res
+        self.log(f"drift: {res.attrs['reason']}")
+        return res
+
     def run_all(self):
-        """Run every configured stage; a failing optional stage is recorded, not fatal."""
+        """Run every configured stage; a failing optional stage is recorded, not fatal.
+
+        With a drift check (``drift``) that finds the located value drifting, the later
+        stages are skipped: they would measure the observation time, not the process.
+        """
         t0 = time.perf_counter()
         self.locate()
+        if self.entry.drift is not None:
+            try:
+                if int(self.drift()["drifts"]):
+                    self.wall_s = time.perf_counter() - t0
+                    return
+            except Exception as exc:  # noqa: BLE001 - recorded; the row goes on as usual
+                self.errors["drift"] = first_line(exc)
+                self.log(f"drift: failed: {self.errors['drift']}")
         stages = [("decay", self.decay)] if self.entry.decay else []
         if self.entry.spreading:
             stages.append(("spreading", self.spread))

@@ -61,8 +61,10 @@ _VERDICT_HELP = (
     f"enough that a {2 * RESOLUTION[0]:.0%} deviation would be a 2-sigma effect) and the "
     "runner-up is excluded by some group. 'inconclusive': fewer than two groups resolve the "
     "best class, or the runner-up is consistent too. 'no match': every catalogued class is "
-    "inconsistent with some group. In the HTML report green is match, amber inconclusive, "
-    "red no match")
+    "inconsistent with some group. 'no transition' (rows with a drift check): the located "
+    "critical value drifts with the observation time (absorbphys.analysis.critical_drift), "
+    "so it is a pseudo-critical point and no class is assigned. In the HTML report green is "
+    "match, amber inconclusive, red no match or no transition")
 
 #: Definition of every column of the summary table (the legend under it).
 COLUMN_HELP = {
@@ -98,7 +100,7 @@ COLUMN_HELP = {
 
 #: CSS class of each verdict in the HTML report (colours in :func:`render_html`).
 _VERDICT_CSS = {"match": "v-match", "inconclusive": "v-inconclusive", "no match": "v-nomatch",
-                "error": "v-nomatch"}
+                "no transition": "v-nomatch", "error": "v-nomatch"}
 #: Sizes and their symbols in formulas and figures (networks: the width is a number N).
 _SIZE_SYMBOL = {"L": "L", "N": "N", "width": "N"}
 
@@ -282,6 +284,8 @@ def _verdict_phrase(row) -> str:
                 f"{class_title(c)}, score {s:.3g})")
     if v == "error":
         return f"error: {row.get('reason', '')}"
+    if v == "no transition":
+        return f"no transition: {row.get('reason', '')}"
     fam = row.get("family") or ""
     if best and runner and len(by.get(runner, ())) > 2 and by[runner][2]:
         same = f", both of the {fam} family" if fam in FAMILIES else ""
@@ -377,7 +381,7 @@ def _networks_answer(nets, refs) -> str:
     for r in nets:
         by.setdefault(r.get("verdict", "-"), []).append(r)
     parts = []
-    for v in ("match", "inconclusive", "no match", "error"):
+    for v in ("match", "inconclusive", "no match", "no transition", "error"):
         rs = by.get(v, [])
         if rs:
             parts.append(f"{v}: " + ", ".join(

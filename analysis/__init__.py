@@ -26,6 +26,9 @@ Exponents and critical points
 ``critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2)``
     Zero of the late-time curvature of ``ln rho`` vs ``ln t`` across the sweep ->
     ``{control}_c`` and ``delta`` there (``var="survival"`` on seed runs gives ``delta'``).
+``critical_drift(obj, control=None, ratio=8, n_windows=3)``
+    ``critical_point`` in disjoint time windows -> how the critical value moves with the
+    observation time (``drifts``: a pseudo-critical point, no transition).
 ``late_curvature(obj, control=None, var="rho", t_min=None, t_max=None)``
     The curvature of ``ln rho`` vs ``ln t`` per control value whose sign change
     ``critical_point`` locates -> ``curvature``, ``positive``.
@@ -74,6 +77,7 @@ from ._classify import Verdict, analyze, classify
 from ._collapse import collapse, scaled_curves
 from ._estimate import Estimate, estimates
 from ._exponents import (
+    critical_drift,
     critical_point,
     effective_exponent,
     fit_beta,
@@ -105,6 +109,7 @@ __all__ = [
     "classify",
     "collapse",
     "compare",
+    "critical_drift",
     "critical_point",
     "decide",
     "effective_exponent",

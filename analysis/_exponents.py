@@ -445,6 +445,119 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
     return ds
 
 
+#: :func:`critical_drift`: a located critical value *drifts* when the slope of its logarithm
+#: against the logarithm of the observation time is this many standard errors from 0 and
+#: the value changes by at least the factor ``DRIFT_FACTOR`` across the windows.
+DRIFT_SIGMAS = 3.0
+DRIFT_FACTOR = 2.0
+
+
+def critical_drift(obj, control=None, var="rho", ratio=8.0, n_windows=3, dim="t",
+                   sample_dim="batch"):
+    r"""How the located critical value moves with the observation time.
+
+    :func:`critical_point` is repeated in ``n_windows`` disjoint time windows
+    ``[T / ratio, T]``, ``T`` = the last time, ``T / ratio``, ... At a true transition the
+    values converge as ``T`` grows (finite-time shifts are corrections); a *crossover* whose
+    apparent critical point moves steadily towards the edge of the control range has none:
+    its "critical point" measures the depth (observation time), not the process. The drift
+    is the weighted fit ``ln x_c = A + s ln T``; the critical value *drifts* when ``|s|`` is
+    at least :data:`DRIFT_SIGMAS` standard errors and ``x_c`` changes by at least the factor
+    :data:`DRIFT_FACTOR` across the windows (a correction to scaling of a true critical
+    point moves it by far less). Example: the residual MLP, whose pseudo-critical
+    ``sigma_w`` falls as ``T^-0.7`` towards 0 (``docs/physics.md``).
+
+    Parameters
+    ----------
+    obj : xarray.Dataset or xarray.DataArray
+        Sweep over the control dimension whose grid spans the critical values of every
+        window (a geometric grid for a drift over decades).
+    control : str, optional
+        Control dimension (default: the ``control`` attribute).
+    var : str
+        Order parameter.
+    ratio : float
+        Length of each window (``T_max / T_min``), > 1.
+    n_windows : int
+        Number of windows, >= 2.
+    dim, sample_dim : str
+        Time and batch dimensions.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``window_end`` (the ``T`` of each window): ``{control}_c`` and its error (NaN
+        where the window has no sign change); scalars ``slope``, ``slope_error``,
+        ``change`` (``x_c`` of the longest over the shortest window) and ``drifts`` (1 or 0);
+        attribute ``reason`` (one sentence with the numbers).
+    """
+    ratio = float(ratio)
+    if not (ratio > 1.0 and math.isfinite(ratio)):
+        raise ValueError(f"ratio must be a number > 1, got {ratio}")
+    n_windows = int(n_windows)
+    if n_windows < 2:
+        raise ValueError(f"n_windows must be >= 2, got {n_windows}")
+    c, control, x = _control_curves(obj, var, control, dim, sample_dim)
+    tpos = c.t[c.t > 0]
+    if tpos.size < 4:
+        raise ValueError(f"{dim}: fewer than 4 positive times")
+    ends = [float(tpos[-1]) / ratio ** k for k in range(n_windows)][::-1]
+    if ends[0] / ratio < tpos[0]:
+        raise ValueError(f"n_windows: {n_windows} windows of ratio {ratio:g} need times from "
+                         f"{ends[0] / ratio:g}, the data start at {tpos[0]:g}")
+    key = f"{control}_c"
+    xc, xe, notes = [], [], []
+    for T in ends:
+        try:
+            r = critical_point(obj, control=control, var=var, t_min=T / ratio, t_max=T,
+                               dim=dim, sample_dim=sample_dim)
+            xc.append(float(r[key]))
+            xe.append(float(r[f"{key}_error"]))
+        except ValueError as exc:
+            xc.append(np.nan)
+            xe.append(np.nan)
+            notes.append(f"T = {T:g}: {str(exc).splitlines()[0]}")
+    xc, xe, ends = np.array(xc), np.array(xe), np.array(ends)
+    ok = np.isfinite(xc) & np.isfinite(xe) & (xe > 0) & (xc > 0)
+    slope = slope_err = change = np.nan
+    drifts = 0
+    if ok.sum() >= 2:
+        lx, lt = np.log(xc[ok]), np.log(ends[ok])
+        w = (xc[ok] / xe[ok]) ** 2            # errors of ln x_c: x_c error / x_c
+        wm = w.sum()
+        tb = (w * lt).sum() / wm
+        sxx = (w * (lt - tb) ** 2).sum()
+        slope = float((w * (lt - tb) * (lx - (w * lx).sum() / wm)).sum() / sxx)
+        slope_err = float(1.0 / math.sqrt(sxx))
+        if ok.sum() > 2:                      # a misfit beyond the errors widens the error
+            resid = lx - ((w * lx).sum() / wm + slope * (lt - tb))
+            chi2_dof = float((w * resid ** 2).sum() / (ok.sum() - 2))
+            slope_err *= math.sqrt(max(1.0, chi2_dof))
+        change = float(xc[ok][-1] / xc[ok][0])
+        drifts = int(abs(slope) >= DRIFT_SIGMAS * slope_err
+                     and max(change, 1.0 / change) >= DRIFT_FACTOR)
+    where = ", ".join(f"{v:.4g} ± {e:.2g} (T = {T:g})" for v, e, T in zip(xc, xe, ends)
+                      if np.isfinite(v))
+    if not np.isfinite(slope):
+        reason = (f"the critical value could be located in fewer than 2 windows "
+                  f"({'; '.join(notes) or where})")
+    elif drifts:
+        reason = (f"the located {key} drifts with the observation time as T^{slope:.2f} "
+                  f"(± {slope_err:.2f}; {where}): a pseudo-critical point moving towards "
+                  f"{'0' if slope < 0 else 'larger values'}, not a transition")
+    else:
+        reason = (f"the located {key} is stable in time within the drift criterion "
+                  f"(slope {slope:.2g} ± {slope_err:.2g}, change x{change:.3g}; {where})")
+    return xr.Dataset(
+        {key: (("window_end",), xc), f"{key}_error": (("window_end",), xe),
+         "slope": ((), slope), "slope_error": ((), slope_err), "change": ((), change),
+         "drifts": ((), drifts)},
+        coords={"window_end": ("window_end", ends, {"long_name": "end of the time window",
+                                                      "units": "1"})},
+        attrs={"var": c.name, "control": control, "ratio": ratio, "reason": reason,
+               "not_located": "; ".join(notes)})
+
+
 def _excess(diff_reps):
     """Systematic part of a paired shift: ``sqrt(max(0, shift^2 - err^2))``."""
     shift = float(diff_reps[0])

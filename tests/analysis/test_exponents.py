@@ -346,3 +346,41 @@ def test_late_curvature_is_the_curvature_critical_point_locates():
     sign = np.sign(lc["curvature"].values)
     i = int(np.nonzero(sign[:-1] != sign[1:])[0][0])
     assert float(lc["p"][i]) <= float(cp["p_c"]) <= float(lc["p"][i + 1])
+
+
+def _drifting_sweep(seed=0):
+    """A crossover whose apparent critical point moves as x_c(t) = t^-0.7 (towards 0):
+    ln rho = -0.5 ln t + 0.01 ln(p / x_c(t))^3 bends down for p < x_c(t), up above it."""
+    def f(t, p, **_):
+        s = np.log(np.where(t > 0, t, 1.0))
+        return np.where(t > 0, np.exp(-0.5 * s + 0.01 * (np.log(p) + 0.7 * s) ** 3), 1.0)
+    return synth.make(f, synth.log_times(4096, n=80), sweep={"p": np.geomspace(0.002, 0.8, 31)},
+                      seed=seed)
+
+
+def test_critical_drift_tells_a_crossover_from_a_transition():
+    from absorbphys.analysis import critical_drift
+
+    drift = critical_drift(_drifting_sweep())
+    assert int(drift["drifts"]) == 1
+    assert float(drift["slope"]) < -0.3 and float(drift["change"]) < 0.5
+    assert "not a transition" in drift.attrs["reason"]
+    assert drift.sizes["window_end"] == 3 and float(drift["window_end"][-1]) == 4096
+    # a true critical point (the DP scaling form at p_c = 0.6447) does not drift
+    ds = synth.make(synth.scaling_sweep(DP_DELTA, DP_NU_PAR, 0.6447), synth.log_times(4096, n=80),
+                    sweep={"p": np.linspace(0.6, 0.69, 13)}, seed=1)
+    stable = critical_drift(ds)
+    assert int(stable["drifts"]) == 0 and "stable" in stable.attrs["reason"]
+    assert np.all(np.abs(stable["p_c"].values - 0.6447) < 0.01)
+
+
+def test_critical_drift_bad_input():
+    from absorbphys.analysis import critical_drift
+
+    ds = _drifting_sweep()
+    with pytest.raises(ValueError, match="ratio must be a number > 1"):
+        critical_drift(ds, ratio=1.0)
+    with pytest.raises(ValueError, match="n_windows must be >= 2"):
+        critical_drift(ds, n_windows=1)
+    with pytest.raises(ValueError, match="n_windows: 6 windows of ratio 8"):
+        critical_drift(ds, n_windows=6)

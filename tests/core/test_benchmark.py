@@ -141,9 +141,9 @@ def test_config_validation(tmp_path):
     with pytest.raises(ValueError, match="mode must be"):
         benchmark(mode="slow")
     names = [e.name for e in default_config("quick")]
-    assert {"dp1d", "cp2d", "mfcp", "mlp", "cnn1d", "cnn1d-lc", "cnn2d", "cnn2d-lc",
+    assert {"dp1d", "cp2d", "mfcp", "mlp", "resmlp", "cnn1d", "cnn1d-lc", "cnn2d", "cnn2d-lc",
             "cnn1d-lc-hardtanh"} == set(names)
-    assert sum(e.budget_s for e in default_config("quick")) <= 540
+    assert sum(e.budget_s for e in default_config("quick")) <= 600
     full = {e.name: e for e in default_config("full")}
     assert all(full[n].size >= e.size for n, e in
                {e.name: e for e in default_config("quick")}.items())
@@ -258,6 +258,12 @@ BAD_FIELDS = [
      r"spreading\.t_max must be a finite number >= 4, got 'abc'"),
     ("spreading", {"size": 64, "t_max": 16, "samples": 4, "shift": "no"},
      r"spreading\.shift must be true or false, got 'no'"),
+    ("drift", {"window": [0.1, 0.5], "points": 9, "t_max": 64},
+     r"drift lacks the key 'samples'"),
+    ("drift", {"window": [0, 0.5], "points": 9, "t_max": 64, "samples": 4},
+     r"drift\.window must be \[lo, hi\] with 0 < lo < hi"),
+    ("drift", {"window": [0.1, 0.5], "points": 9, "t_max": 64, "samples": 4, "ratio": 1},
+     r"drift\.ratio must be a finite number > 1, got 1"),
     ("spreading", {"size": 64, "t_max": 16, "samples": 4, "params": {"zz": 1}},
      r"spreading\.params: unknown parameter 'zz' for model 'dp'"),
     ("beta_offsets", [-0.5], r"beta_offsets must be a list of finite numbers > 0 .*, "
@@ -399,3 +405,20 @@ def test_calibration_line_only_for_unchanged_builtin_rows(tmp_path, monkeypatch)
     assert bm.calibration_line(e, "full", "match", "dp_1d") == ""
     monkeypatch.setattr(bm, "VERDICT_FREQUENCIES", tmp_path / "missing.json")
     assert bm.calibration_line(e, "quick", "match", "dp_1d") == ""
+
+
+def test_drift_check_reports_no_transition(tmp_path):
+    """The residual MLP has no absorbing transition at sigma_w > 0: its located sigma_w,c
+    falls with the depth (docs/physics.md). The quick row's drift check says so (10 of 10
+    master seeds in calibration, docs/validation.md) instead of classifying a depth-dependent
+    point; the later stages are skipped."""
+    entry = next(e for e in default_config("quick") if e.name == "resmlp")
+    res = benchmark(config=[entry], out=tmp_path / "o", seed=0, progress=False)
+    row = res.rows[0]
+    assert row["verdict"] == "no transition" and row["best"] == ""
+    assert "drifts with the observation time" in row["reason"]
+    assert "delta" not in row          # the decay stage did not run
+    drift = res.analyses["resmlp"]["results"]["drift"]
+    assert float(drift["slope"]) < -3 * float(drift["slope_error"])
+    assert int(drift["drifts"]) == 1
+    assert "no transition" in (tmp_path / "o" / "report.md").read_text()
