@@ -4,7 +4,7 @@
     The counter-based random-number generator (SplitMix64): every draw is a pure function of
     ``(seed, sample, stream, t, index)``, so results do not depend on the number of threads
     and the CUDA kernels draw the same numbers as the CPU ones. Use it instead of
-    ``np.random`` inside kernels (:doc:`extending`).
+    ``np.random`` inside kernels (see the "Extending" page of the documentation).
 ``absorbphys.kernels.sums``
     The per-batch sums ``(rho, rho2, survival, n_active[, r2])`` every kernel returns:
     :func:`~absorbphys.kernels.sums.alloc_sums`, :func:`~absorbphys.kernels.sums.record_sums`,
