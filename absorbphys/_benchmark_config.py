@@ -596,8 +596,8 @@ def _quick() -> list[Entry]:
             model="resmlp", params={"sigma_b": 0.3, "activation": "tanh", "alpha": 1.0},
             control="sigma_w", window=(0.005, 0.5), size=1024, t_max=1024, sweep_points=9,
             sweep_samples=8, refine=1, final_samples=8, decay_t_max=4096, decay_samples=16,
-            drift={"window": [0.004, 0.6], "points": 25, "t_max": 4096, "samples": 8},
-            budget_s=30,
+            drift={"window": [0.004, 0.6], "points": 33, "t_max": 4096, "samples": 16},
+            budget_s=45,
             notes="the variance of a residual network grows without a fixed point and the "
                   "replica distance never shrinks on average: the drift check asks whether "
                   "the located sigma_w,c is a property of the network or of the depth "

@@ -293,59 +293,52 @@ def hh_quality(X, Y, dY, min_overlap=0.3):
 @njit(cache=True)
 def _hh_quality(X, Y, dY, min_overlap):  # pragma: no cover - compiled (tested via hh_quality)
     K, n = X.shape
-    valid = np.zeros((K, n), dtype=np.bool_)
     nv = np.zeros(K, dtype=np.int64)
-    # every curve's valid points sorted by X (the brackets of the other curves' points)
+    # every curve's valid points sorted by X (a point's brackets in the other curves are found
+    # by walking through them in order: O(K^2 n) in all)
     xs = np.empty((K, n))
     ys = np.empty((K, n))
     ws = np.empty((K, n))
+    d2 = np.empty((K, n))
     n_valid = 0
     for k in range(K):
+        idx = np.empty(n, dtype=np.int64)
         for j in range(n):
             x, y, d = X[k, j], Y[k, j], dY[k, j]
             if np.isfinite(x) and np.isfinite(y) and np.isfinite(d) and d > 0.0:
-                valid[k, j] = True
-                xs[k, nv[k]] = x
+                idx[nv[k]] = j
                 nv[k] += 1
         n_valid += nv[k]
-        order = np.argsort(xs[k, : nv[k]], kind="mergesort")
-        m = 0
-        tmp_x = xs[k, : nv[k]].copy()
-        idx = np.empty(nv[k], dtype=np.int64)
-        for j in range(n):
-            if valid[k, j]:
-                idx[m] = j
-                m += 1
+        sel = idx[: nv[k]]
+        order = np.argsort(X[k, sel], kind="mergesort")
         for m in range(nv[k]):
-            j = idx[order[m]]
-            xs[k, m] = tmp_x[order[m]]
+            j = sel[order[m]]
+            xs[k, m] = X[k, j]
             ys[k, m] = Y[k, j]
-            ws[k, m] = 1.0 / (dY[k, j] * dY[k, j])
+            d2[k, m] = dY[k, j] * dY[k, j]
+            ws[k, m] = 1.0 / d2[k, m]
     if n_valid == 0:
         return np.inf
     total = 0.0
     m_ok = 0
+    ptr = np.zeros(K, dtype=np.int64)
     for i in range(K):
-        for j in range(n):
-            if not valid[i, j]:
-                continue
-            x0 = X[i, j]
+        ptr[:] = 0
+        for m in range(nv[i]):
+            x0 = xs[i, m]
             s0 = s1 = s2 = sy = sxy = 0.0
             for k in range(K):
                 nk = nv[k]
                 if k == i or nk < 2:
                     continue
-                # searchsorted(side="left"): first index with xs >= x0
-                lo_i, hi_i = 0, nk
-                while lo_i < hi_i:
-                    mid = (lo_i + hi_i) // 2
-                    if xs[k, mid] < x0:
-                        lo_i = mid + 1
-                    else:
-                        hi_i = mid
-                if lo_i <= 0 or lo_i >= nk:
+                # first index with xs >= x0 (searchsorted, side="left"); x0 only grows
+                p = ptr[k]
+                while p < nk and xs[k, p] < x0:
+                    p += 1
+                ptr[k] = p
+                if p <= 0 or p >= nk:
                     continue
-                for jj in (lo_i - 1, lo_i):
+                for jj in (p - 1, p):
                     w = ws[k, jj]
                     xj = xs[k, jj]
                     wx = w * xj
@@ -359,8 +352,8 @@ def _hh_quality(X, Y, dY, min_overlap):  # pragma: no cover - compiled (tested v
                 continue
             ym = (s2 * sy - s1 * sxy + x0 * (s0 * sxy - s1 * sy)) / det
             vm = max((s2 - 2.0 * x0 * s1 + x0 * x0 * s0) / det, 0.0)
-            r = Y[i, j] - ym
-            total += r * r / (dY[i, j] * dY[i, j] + vm)
+            r = ys[i, m] - ym
+            total += r * r / (d2[i, m] + vm)
             m_ok += 1
     if m_ok == 0 or m_ok < min_overlap * n_valid:
         return np.inf

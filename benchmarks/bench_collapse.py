@@ -2,7 +2,7 @@
 
 Target (issue 4): < 10 s on one core. Run ``python benchmarks/bench_collapse.py [--repeat 3]``;
 prints the median wall time of ``absorbphys.analysis.collapse`` and, measured in the same run,
-a baseline (sorting 2e6 float64, to normalise noisy VMs) and the time of one vectorised
+a baseline (sorting 2e6 float64, to normalise noisy VMs) and the time of one compiled
 Houdayer-Hartmann quality evaluation against the naive Python reference.
 """
 
@@ -97,7 +97,7 @@ def main():
               f"(runs {', '.join(f'{x:.2f}' for x in times)})")
         print(f"baseline sort(2e6): {out['baseline_sort2e6_median_s'] * 1e3:.1f} ms; ratio "
               f"{out['ratio_collapse_over_baseline']:.0f}")
-        print(f"one HH quality: {out['hh_quality_ms']:.2f} ms vectorised vs "
+        print(f"one HH quality: {out['hh_quality_ms']:.2f} ms compiled (Numba) vs "
               f"{out['hh_quality_naive_ms']:.0f} ms naive")
         print(f"a = {res.a.item():.4f} ± {res.a_error.item():.4f} (true {a}), "
               f"b = {res.b.item():.4f} ± {res.b_error.item():.4f} (true {b}), "
