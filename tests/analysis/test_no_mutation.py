@@ -144,6 +144,10 @@ def _calls(d):
                                             seed=0), [dec, cp]),
         ],
         "compare": [("result Dataset", lambda: an.compare(fit, dim=1), [fit])],
+        "critical_drift": [
+            ("simulated", lambda: an.critical_drift(d["dp_sweep"], ratio=3.0, n_windows=2),
+             [d["dp_sweep"]]),
+        ],
         "late_curvature": [
             ("synthetic", lambda: an.late_curvature(dec), [dec]),
             ("simulated", lambda: an.late_curvature(d["dp_sweep"]), [d["dp_sweep"]]),
