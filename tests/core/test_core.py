@@ -325,3 +325,19 @@ def test_datasets_follow_cf_conventions():
                   workers=1)
     assert "sweep" in sw.attrs["history"] and sw.cf.axes["T"] == ["t"]
     assert "history" not in sw.coords and "title" not in sw.coords
+
+
+def test_old_kernel_toolkit_paths_still_work_with_a_warning():
+    # plugins written against the documented absorbphys._rng / absorbphys._kernels keep
+    # working (the same compiled objects), with a DeprecationWarning naming the new place
+    import importlib
+    import sys
+
+    from absorbphys.kernels import rng, sums
+
+    for old, new, name in (("absorbphys._rng", rng, "draw"),
+                           ("absorbphys._kernels", sums, "record_sums")):
+        sys.modules.pop(old, None)
+        with pytest.warns(DeprecationWarning, match="absorbphys.kernels"):
+            mod = importlib.import_module(old)
+        assert getattr(mod, name) is getattr(new, name)
