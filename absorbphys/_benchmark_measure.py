@@ -45,6 +45,7 @@ import time
 import numpy as np
 
 from absorbphys import analysis as an
+from absorbphys.analysis._exponents import QUADRATIC_FROM
 from absorbphys._benchmark_run import Runner
 from absorbphys._params import first_line
 
@@ -74,13 +75,17 @@ def _curvature_signs(ds, control, var="rho", t_min=None):
     return signs, positive
 
 
-def _monotone_run(ds, control, bracket, positive, cp, max_side=1, var="rho", t_min=None):
-    """Widest run of values around the bracket on which the curvature is linear in x.
+def _monotone_run(ds, control, bracket, positive, cp, max_side=2, var="rho", t_min=None):
+    """Widest run of values around the bracket on which the curvature rises smoothly in x.
 
     Candidates extend the bracket by up to ``max_side`` values on each side (further out the
-    curvature steepens on the absorbing side and flattens on the saturated active side); the
-    widest one whose weighted straight-line fit has a chi-square p-value >= 0.05 is kept (the
-    bracket itself otherwise).
+    curvature steepens on the absorbing side and flattens on the saturated active side). A
+    run is fitted the way :func:`absorbphys.analysis.critical_point` will fit it (a straight
+    line through 2 values, a quadratic through ``QUADRATIC_FROM`` (4) or more; shorter runs are
+    skipped: a line through them is biased and a quadratic has no degree of freedom left); the
+    widest run
+    whose weighted fit has a chi-square p-value >= 0.05 and rises across the whole run is
+    kept, the more symmetric one among equally wide runs (the bracket itself otherwise).
     """
     from scipy.stats import chi2 as _chi2
 
@@ -90,19 +95,23 @@ def _monotone_run(ds, control, bracket, positive, cp, max_side=1, var="rho", t_m
     c = dict(zip(idx, res["curvature"].values))
     e = dict(zip(idx, res["curvature_error"].values))
     lo, hi = bracket
-    best = list(bracket)
+    best, best_key = list(bracket), (len(bracket), 0)
     for left in range(max_side + 1):
         for right in range(max_side + 1):
             run = list(range(lo - left, hi + right + 1))
-            if len(run) <= len(best) or not all(j in c for j in run):
+            key = (len(run), -abs(left - right))
+            if 2 < len(run) < QUADRATIC_FROM or key <= best_key or not all(j in c for j in run):
                 continue
             xs = np.array([x[j] for j in run])
             ys = np.array([c[j] for j in run])
             es = np.maximum(np.array([e[j] for j in run]), 1e-12)
-            coef = np.polyfit(xs, ys, 1, w=1.0 / es)
-            chi2 = float(np.sum(((np.polyval(coef, xs) - ys) / es) ** 2))
-            if coef[0] > 0 and _chi2.sf(chi2, len(run) - 2) >= 0.05:
-                best = run
+            deg = 2 if len(run) >= QUADRATIC_FROM else 1
+            u = (xs - xs.mean()) / max(float(np.ptp(xs)), 1e-300)
+            coef = np.polyfit(u, ys, deg, w=1.0 / es)
+            chi2 = float(np.sum(((np.polyval(coef, u) - ys) / es) ** 2))
+            rising = np.all(np.polyval(np.polyder(coef), u[[0, -1]]) > 0)
+            if rising and _chi2.sf(chi2, len(run) - deg - 1) >= 0.05:
+                best, best_key = run, key
     return best
 
 

@@ -213,8 +213,14 @@ def local_slope(lnt, lny, b):
     return keep, slope
 
 
-def linear_zero(x, y, w):
-    """Zero of the weighted straight-line fit ``y = c0 + c1 x`` for every row of ``y``.
+def poly_zero(x, y, w, deg=1):
+    """Zero of the weighted polynomial fit (degree 1 or 2) of every row of ``y``.
+
+    For a quadratic the root nearest ``x = 0`` (the centre of the data: pass centred ``x``) is
+    taken, in the form ``-2 c0 / (c1 + sign(c1) sqrt(c1^2 - 4 c0 c2))``, which is stable as
+    ``c2 -> 0`` (the straight line's zero); where the fit has no real zero (a negative
+    discriminant) the extremum, the point nearest zero, is returned instead: the two agree
+    where the discriminant reaches 0, so the estimate is continuous in the data.
 
     Parameters
     ----------
@@ -224,19 +230,28 @@ def linear_zero(x, y, w):
         Shape ``(..., m)``.
     w : numpy.ndarray
         Weights, shape ``(m,)``.
+    deg : {1, 2}
+        Degree of the fit.
 
     Returns
     -------
     numpy.ndarray
-        ``-c0 / c1`` per row.
+        The zero per row (NaN where the slope vanishes).
     """
-    c = polyfit_rows(x, y, w, 1)
+    if deg not in (1, 2):
+        raise ValueError(f"deg must be 1 or 2, got {deg!r}")
+    c = polyfit_rows(x, y, w, deg)
+    c0, c1 = c[..., 0], c[..., 1]
+    c2 = c[..., 2] if deg == 2 else np.zeros_like(c0)
+    disc = c1 * c1 - 4.0 * c0 * c2
     with np.errstate(invalid="ignore", divide="ignore"):
-        return -c[..., 0] / c[..., 1]
+        root = np.sqrt(np.maximum(disc, 0.0))
+        zero = -2.0 * c0 / (c1 + np.where(c1 < 0, -root, root))
+        return np.where(disc >= 0, zero, -c1 / (2.0 * c2))
 
 
-def linear_eval(x, y, w, x0):
-    """Weighted straight-line fit of every row of ``y`` evaluated at per-row ``x0``.
+def poly_eval(x, y, w, x0, deg=1):
+    """Weighted polynomial fit (degree ``deg``) of every row of ``y`` evaluated at ``x0``.
 
     Parameters
     ----------
@@ -248,14 +263,17 @@ def linear_eval(x, y, w, x0):
         Weights, shape ``(m,)``.
     x0 : numpy.ndarray
         Shape ``(...)``.
+    deg : int
+        Degree of the fit.
 
     Returns
     -------
     numpy.ndarray
-        The fitted line at ``x0``.
+        The fitted polynomial at ``x0``.
     """
-    c = polyfit_rows(x, y, w, 1)
-    return c[..., 0] + c[..., 1] * x0
+    c = polyfit_rows(x, y, w, deg)
+    x0 = np.asarray(x0, dtype=np.float64)
+    return sum(c[..., k] * x0 ** k for k in range(deg + 1))
 
 
 def hh_quality(X, Y, dY, min_overlap=0.3):
