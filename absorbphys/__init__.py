@@ -10,8 +10,6 @@ accessor ``ds.absorb``) turns into critical points, exponents and universality c
 import importlib.util
 
 from absorbphys import config
-from absorbphys._benchmark import benchmark
-from absorbphys._benchmark_config import Entry as BenchmarkEntry
 from absorbphys._io import AbsorbphysWarning, load, save
 from absorbphys._params import Param, UsageError
 from absorbphys._process import AbsorbingProcess
@@ -42,6 +40,10 @@ def _check_installation():
 
 _check_installation()  # before anything imports absorbphys.models or absorbphys.analysis
 config.configure_numba()
+
+# The benchmark application sits on top of the analysis suite: imported after the check.
+from absorbphys._benchmark import benchmark  # noqa: E402
+from absorbphys._benchmark.config import Entry as BenchmarkEntry  # noqa: E402
 
 __all__ = [
     "AbsorbphysWarning",

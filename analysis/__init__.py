@@ -75,22 +75,17 @@ from ._accessor import register as _register_accessors
 from ._catalog import EXPONENTS, catalog, class_exponents, compare, fss_exponents
 from ._classify import Verdict, analyze, classify
 from ._collapse import collapse, scaled_curves
-from ._estimate import Estimate, estimates
-from ._exponents import (
-    critical_drift,
-    critical_point,
+from ._critical import critical_drift, critical_point, late_curvature
+from ._decay import (
     effective_exponent,
-    fit_beta,
-    fit_nu_par,
     fit_power_law,
     kappa,
-    late_curvature,
     local_slope,
-    relaxation_time,
     spreading,
-    stationary_density,
     width_cost,
 )
+from ._estimate import Estimate, estimates
+from ._off_critical import fit_beta, fit_nu_par, relaxation_time, stationary_density
 from ._plot import plot_collapse, plot_compare, plot_decay, plot_phase_diagram
 from ._verdict import FAMILIES, GROUPS, RESOLUTION, decide, family_of
 

@@ -6,7 +6,7 @@ import warnings
 
 import xarray as xr
 
-from . import _classify, _collapse, _exponents, _plot
+from . import _classify, _collapse, _critical, _decay, _off_critical, _plot
 
 
 class _Base:
@@ -15,39 +15,39 @@ class _Base:
 
     def local_slope(self, var="rho", b=4.0, **kw):
         """See :func:`absorbphys.analysis.local_slope`."""
-        return _exponents.local_slope(self._obj, var, b, **kw)
+        return _decay.local_slope(self._obj, var, b, **kw)
 
     def effective_exponent(self, var="rho", b=4.0, **kw):
         """See :func:`absorbphys.analysis.effective_exponent`."""
-        return _exponents.effective_exponent(self._obj, var, b, **kw)
+        return _decay.effective_exponent(self._obj, var, b, **kw)
 
     def fit_power_law(self, var="rho", **kw):
         """See :func:`absorbphys.analysis.fit_power_law`."""
-        return _exponents.fit_power_law(self._obj, var, **kw)
+        return _decay.fit_power_law(self._obj, var, **kw)
 
     def critical_point(self, control=None, var="rho", **kw):
         """See :func:`absorbphys.analysis.critical_point`."""
-        return _exponents.critical_point(self._obj, control, var, **kw)
+        return _critical.critical_point(self._obj, control, var, **kw)
 
     def stationary_density(self, var="rho", **kw):
         """See :func:`absorbphys.analysis.stationary_density`."""
-        return _exponents.stationary_density(self._obj, var, **kw)
+        return _off_critical.stationary_density(self._obj, var, **kw)
 
     def fit_beta(self, critical, control=None, var="rho", **kw):
         """See :func:`absorbphys.analysis.fit_beta`."""
-        return _exponents.fit_beta(self._obj, critical, control, var, **kw)
+        return _off_critical.fit_beta(self._obj, critical, control, var, **kw)
 
     def relaxation_time(self, var="rho", **kw):
         """See :func:`absorbphys.analysis.relaxation_time`."""
-        return _exponents.relaxation_time(self._obj, var, **kw)
+        return _off_critical.relaxation_time(self._obj, var, **kw)
 
     def fit_nu_par(self, critical, control=None, var="rho", **kw):
         """See :func:`absorbphys.analysis.fit_nu_par`."""
-        return _exponents.fit_nu_par(self._obj, critical, control, var, **kw)
+        return _off_critical.fit_nu_par(self._obj, critical, control, var, **kw)
 
     def kappa(self, var="rho", **kw):
         """See :func:`absorbphys.analysis.kappa`."""
-        return _exponents.kappa(self._obj, var, **kw)
+        return _decay.kappa(self._obj, var, **kw)
 
     def collapse(self, var="rho", **kw):
         """See :func:`absorbphys.analysis.collapse`."""
@@ -69,7 +69,7 @@ class DatasetAccessor(_Base):
 
     def spreading(self, **kw):
         """See :func:`absorbphys.analysis.spreading`."""
-        return _exponents.spreading(self._obj, **kw)
+        return _decay.spreading(self._obj, **kw)
 
     def analyze(self, **kw):
         """See :func:`absorbphys.analysis.analyze`."""

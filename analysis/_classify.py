@@ -11,8 +11,10 @@ import xarray as xr
 
 from ._catalog import ALPHA, EXPONENTS, check_alpha, check_classes, check_dim, dim_range
 from ._collapse import N_BOOT_MAX, collapse
+from ._critical import critical_point
+from ._decay import fit_power_law, kappa, spreading
 from ._estimate import Estimate, estimates
-from ._exponents import critical_point, fit_beta, fit_nu_par, fit_power_law, kappa, spreading
+from ._off_critical import fit_beta, fit_nu_par
 from ._verdict import decide, groups_of
 
 #: Exponents a full classification would use (for the "missing" list).

@@ -57,7 +57,7 @@ def plot_decay(obj, var="rho", b=4.0, dim="t", sample_dim="batch", curve_dim=Non
     """
     from ._core import jackknife_error, replicate_means
     from ._data import curves
-    from ._exponents import effective_exponent
+    from ._decay import effective_exponent
 
     c = curves(obj, var, dim, sample_dim)
     if len(c.extra_dims) > 1:

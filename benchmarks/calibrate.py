@@ -515,7 +515,7 @@ def verdict_frequencies(rows, seeds, mode="quick", jobs=1, write=True):
     Writes ``absorbphys/verdict_frequencies.json`` (read by the report's 'Calibration'
     lines) unless ``write`` is false; rows not run keep their earlier record.
     """
-    from absorbphys._benchmark_config import default_config
+    from absorbphys._benchmark.config import default_config
 
     cfg = {e.name: e for e in default_config(mode)}
     rows = list(rows or cfg)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def register(sub):
     """Add the ``benchmark`` subcommand."""
-    from absorbphys._benchmark_config import default_config
+    from absorbphys._benchmark.config import default_config
 
     names = ", ".join(e.name for e in default_config("quick"))
     p = sub.add_parser(
@@ -49,8 +49,8 @@ def run(args) -> int:
     import json
     import os
 
-    from absorbphys._benchmark import _select, benchmark
-    from absorbphys._benchmark_config import default_config, load_config
+    from absorbphys._benchmark.config import default_config, load_config
+    from absorbphys._benchmark.main import _select, benchmark
 
     if args.print_config:
         entries = load_config(args.config) if args.config else default_config(args.mode)

@@ -7,7 +7,7 @@ import pytest
 
 import absorbphys as ap
 from absorbphys._benchmark import benchmark, classify_groups
-from absorbphys._benchmark_config import Entry, default_config, load_config
+from absorbphys._benchmark.config import Entry, default_config, load_config
 from absorbphys.analysis._estimate import Estimate
 from absorbphys.cli import main
 
@@ -229,7 +229,7 @@ TINY_BAD_BASE = dict(
 
 @pytest.mark.parametrize("mode", ["quick", "full"])
 def test_builtin_configs_pass_validation(mode, tmp_path):
-    from absorbphys._benchmark import _check_entry
+    from absorbphys._benchmark.main import _check_entry
 
     cfg = default_config(mode)
     for e in cfg:
@@ -388,7 +388,7 @@ def test_cuda_backend_without_gpu_refused_up_front(tmp_path):
 
 
 def test_calibration_line_only_for_unchanged_builtin_rows(tmp_path, monkeypatch):
-    import absorbphys._benchmark as bm
+    import absorbphys._benchmark.main as bm
 
     e = {x.name: x for x in default_config("quick")}["dp1d"]
     rec = {"quick": {"machine": "VM", "date": "2026-12-06", "rows": {"dp1d": {

@@ -21,9 +21,10 @@ from _sweep_toy import SweepToy  # noqa: F401  (registers the sweep test model)
 from _toy import ToyDP  # noqa: F401  (registers the test model)
 
 import absorbphys as ap
-from absorbphys import _io, _registry, _report
-from absorbphys._benchmark import FREE_SPACE, benchmark
-from absorbphys._benchmark_config import Entry
+from absorbphys import _io, _registry
+from absorbphys._benchmark import report as _report
+from absorbphys._benchmark.config import Entry
+from absorbphys._benchmark.main import FREE_SPACE, benchmark
 from absorbphys.cli import main
 
 KW = dict(t_max=12, samples=6, batches=3)
@@ -259,7 +260,7 @@ def test_benchmark_rerun_keeps_user_files(bench_dir):
 
 
 def test_benchmark_refuses_foreign_directory_before_work(tmp_path, monkeypatch):
-    from absorbphys import _benchmark
+    from absorbphys._benchmark import main as _benchmark
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "thesis.tex").write_text("mine")
@@ -270,7 +271,7 @@ def test_benchmark_refuses_foreign_directory_before_work(tmp_path, monkeypatch):
 
 
 def test_benchmark_checks_free_space_before_work(tmp_path, monkeypatch):
-    from absorbphys import _benchmark
+    from absorbphys._benchmark import main as _benchmark
 
     monkeypatch.setattr(_io.shutil, "disk_usage",
                         lambda p: Usage(free=FREE_SPACE["quick"] / 10))

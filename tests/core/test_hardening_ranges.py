@@ -17,7 +17,7 @@ import xarray as xr
 
 import absorbphys as ap
 from absorbphys import _simulate
-from absorbphys._benchmark_config import (
+from absorbphys._benchmark.config import (
     MAX_N_BOOT,
     MAX_POINTS,
     MAX_REFINE,

@@ -19,8 +19,8 @@ from matplotlib.colors import to_rgba
 from matplotlib.image import imread
 
 from absorbphys._benchmark import BenchmarkResult, benchmark
-from absorbphys._benchmark_config import Entry, default_config, load_config
-from absorbphys._report import (
+from absorbphys._benchmark.config import Entry, default_config, load_config
+from absorbphys._benchmark.report import (
     COLUMN_HELP,
     _luminance,
     catalog_value,

@@ -1,6 +1,6 @@
 """The measurements of one benchmark entry, on top of :mod:`absorbphys.analysis`.
 
-Each stage runs simulations through a :class:`~absorbphys._benchmark_run.Runner` and turns
+Each stage runs simulations through a :class:`~absorbphys._benchmark.run.Runner` and turns
 them into estimates with the analysis suite; nothing here knows the concrete model, and no
 critical value or exponent is ever taken from anything but the simulated data.
 
@@ -45,9 +45,9 @@ import time
 import numpy as np
 
 from absorbphys import analysis as an
-from absorbphys.analysis._exponents import QUADRATIC_FROM
-from absorbphys._benchmark_run import Runner
+from absorbphys._benchmark.run import Runner
 from absorbphys._params import first_line
+from absorbphys.analysis._critical import QUADRATIC_FROM
 
 
 class EntryFailed(RuntimeError):

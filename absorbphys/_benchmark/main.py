@@ -1,6 +1,6 @@
 """``absorbphys.benchmark``: deep networks against reference absorbing-state models.
 
-For every process of the configuration (:mod:`absorbphys._benchmark_config`) the benchmark
+For every process of the configuration (:mod:`absorbphys._benchmark.config`) the benchmark
 locates the critical point from a sweep, measures the decay exponent there, the seed-spreading
 exponents, finite-size scaling and the order-parameter exponent where configured, compares
 each group of measurements with the universality catalog, and writes the results (netCDF),
@@ -29,9 +29,18 @@ from pathlib import Path
 
 import numpy as np
 
-from absorbphys._benchmark_config import MODES, Entry, default_config
+from absorbphys._backends import resolve_backend
+from absorbphys._benchmark.config import MODES, Entry, default_config, load_config
+from absorbphys._benchmark.measure import EntryFailed, EntryMeasurement
+from absorbphys._benchmark.report import text_table, write_outputs
+from absorbphys._benchmark.run import Runner
 from absorbphys._io import check_directory_space
 from absorbphys._params import INT_MAX, UsageError, check_int, first_line, short, unknown_parameter
+from absorbphys._registry import get_model
+from absorbphys._simulate import make_times
+from absorbphys._version import __version__
+from absorbphys.analysis import Estimate, class_exponents, decide, fss_exponents
+from absorbphys.config import show_progress
 
 _MARKER = "results.json"
 
@@ -68,8 +77,6 @@ class BenchmarkResult:
 
     def to_dict(self) -> dict:
         """Return the summary as a JSON-serialisable dict (every estimate ``{value, error}``)."""
-        from absorbphys._version import __version__
-
         return {"absorbphys_benchmark": 1, "absorbphys_version": __version__,
                 "mode": self.mode, "seed": self.seed, "wall_s": round(self.wall_s, 2),
                 "processes": [_jsonable_row(r) for r in self.rows]}
@@ -80,8 +87,6 @@ class BenchmarkResult:
 
     def table(self) -> str:
         """Return the plain-text table printed by the command line."""
-        from absorbphys._report import text_table
-
         return text_table(self)
 
     def __str__(self):
@@ -89,7 +94,6 @@ class BenchmarkResult:
 
 
 def _jsonable_row(row):
-    from absorbphys.analysis._estimate import Estimate
 
     out = {}
     for k, v in row.items():
@@ -151,10 +155,6 @@ def _check_entry(e: Entry, backend=None):
     spreading with its extra parameters, FSS, beta) and last time, the mean-field guess and
     the backend.
     """
-    from absorbphys._backends import resolve_backend
-    from absorbphys._registry import get_model
-    from absorbphys._simulate import make_times
-
     pre = f"entry {e.name!r}: "
     try:
         cls = get_model(e.model)
@@ -261,8 +261,6 @@ def classify_groups(estimates: dict, dim: int | None = None, size_kind=None) -> 
         :func:`~absorbphys.analysis.decide`'s result, its ``groups`` and ``reason`` in the
         benchmark's keys, without the comparison table.
     """
-    from absorbphys.analysis import decide
-
     meas = {_CATALOG_NAME[k]: v for k, v in estimates.items() if k in _CATALOG_NAME}
     d = decide(meas, dim=dim, size_kind=size_kind,
                labels={v: k for k, v in _CATALOG_NAME.items()})
@@ -303,8 +301,8 @@ def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progres
         Progress lines on stderr (default: when stderr is a terminal).
     config : list of Entry or str, optional
         A custom configuration, or a JSON file of entries
-        (:func:`~absorbphys._benchmark_config.load_config`); default
-        :func:`~absorbphys._benchmark_config.default_config` of ``mode``.
+        (:func:`~absorbphys._benchmark.config.load_config`); default
+        :func:`~absorbphys._benchmark.config.default_config` of ``mode``.
     backend : {"cpu", "cuda", "auto"}, optional
         Where every simulation runs; default: the option ``backend``
         (:func:`~absorbphys.set_options`, ``ABSORBPHYS_BACKEND``), itself ``"cpu"`` unless set.
@@ -324,15 +322,12 @@ def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progres
         Bad input (unknown mode, process or backend, a configuration entry with a field of
         the wrong type or out of its range, ``out`` is a file, bad seed), before any work.
     """
-    from absorbphys._backends import resolve_backend
-
     if mode not in MODES:
         raise ValueError(f"mode must be one of 'quick', 'full', got {mode!r}")
     seed = check_int("seed", seed, low=0, high=INT_MAX)
     if config is None:
         cfg = default_config(mode)
     elif isinstance(config, (str, os.PathLike)):
-        from absorbphys._benchmark_config import load_config
 
         cfg = load_config(config)
     else:
@@ -361,7 +356,6 @@ def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progres
         # Quick runs are many short grids: spawning worker processes (each importing the
         # package) costs more than it gains on two cores; full runs use every core.
         workers = 1 if mode == "quick" else None
-    from absorbphys.config import show_progress
 
     verbose = show_progress() if progress is None else bool(progress)
     t_start = time.perf_counter()
@@ -382,15 +376,12 @@ def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progres
         result.rows.append(_run_entry(e, seed, backend, ckpt_root, log, workers, result))
     result.wall_s = time.perf_counter() - t_start
     if outp is not None:
-        from absorbphys._report import write_outputs
 
         write_outputs(result, outp, log)
     return result
 
 
 def _run_entry(e: Entry, seed, backend, ckpt_root, log, workers, result):
-    from absorbphys._benchmark_measure import EntryFailed, EntryMeasurement
-    from absorbphys._benchmark_run import Runner
 
     t0 = time.perf_counter()
     def elog(m):
@@ -430,7 +421,6 @@ def _run_entry(e: Entry, seed, backend, ckpt_root, log, workers, result):
     row.update(m.estimates)
     kap = m.results.get("kappa")
     if kap is not None and e.model in ("mlp", "cnn") and "kappa" in kap:
-        from absorbphys.analysis._estimate import Estimate
 
         row["kappa"] = Estimate(float(kap["kappa"]), float(kap["kappa_error"]))
     # catalogue values of the classes the report shows: best, runner-up, and the closest one
@@ -458,7 +448,7 @@ def _run_entry(e: Entry, seed, backend, ckpt_root, log, workers, result):
 
 #: Verdict frequencies of the built-in configuration over master seeds, measured by
 #: ``benchmarks/calibrate.py --verdicts`` (machine, date and command inside the file).
-VERDICT_FREQUENCIES = Path(__file__).with_name("verdict_frequencies.json")
+VERDICT_FREQUENCIES = Path(__file__).resolve().parent.parent / "verdict_frequencies.json"
 
 
 def calibration_line(entry: Entry, mode: str, verdict: str, best: str) -> str:
@@ -498,8 +488,6 @@ def calibration_line(entry: Entry, mode: str, verdict: str, best: str) -> str:
 
 def _reference_values(classes, estimates, dim, size_kind) -> dict:
     """Catalog values of the measured quantities for some classes (for the report)."""
-    from absorbphys.analysis import class_exponents, fss_exponents
-
     out = {}
     for c in classes:
         try:

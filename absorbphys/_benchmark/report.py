@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from absorbphys._benchmark_config import default_config
+from absorbphys._benchmark.config import default_config
 from absorbphys._io import replace_dir, save, write_failure
 from absorbphys._params import UsageError
 from absorbphys.analysis import (
