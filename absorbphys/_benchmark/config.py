@@ -451,19 +451,23 @@ def _check_total_samples(c: _Checker, e: Entry):
                f"{MAX_TOTAL_SAMPLES:.0e}; most of them come from {worst} ({parts[worst]:.3g})")
 
 
+def _check_keys(c: _Checker, name, obj, required, optional):
+    """Check a sub-object of an entry (``spreading``, ``drift``): known keys, none missing."""
+    keys = ", ".join(required) + "[, " + ", ".join(optional) + "]"
+    if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
+        c.fail(f"{name} must be null (None) or an object {{{keys}}}, got {_show(obj)}")
+    bad = [k for k in obj if k not in required + optional]
+    if bad:
+        c.fail(f"{name} has unknown key {bad[0]!r}; valid: {', '.join(required + optional)}")
+    miss = [k for k in required if k not in obj]
+    if miss:
+        c.fail(f"{name} lacks the key {miss[0]!r} (it needs {', '.join(required)})")
+
+
 def _check_spreading(c: _Checker, sp):
     if sp is None:
         return None
-    keys = ", ".join(SPREADING_KEYS) + "[, " + ", ".join(SPREADING_OPTIONAL) + "]"
-    if not isinstance(sp, dict) or not all(isinstance(k, str) for k in sp):
-        c.fail(f"spreading must be null (None) or an object {{{keys}}}, got {_show(sp)}")
-    bad = [k for k in sp if k not in SPREADING_KEYS + SPREADING_OPTIONAL]
-    if bad:
-        c.fail(f"spreading has unknown key {bad[0]!r}; valid: "
-               f"{', '.join(SPREADING_KEYS + SPREADING_OPTIONAL)}")
-    miss = [k for k in SPREADING_KEYS if k not in sp]
-    if miss:
-        c.fail(f"spreading lacks the key {miss[0]!r} (it needs {', '.join(SPREADING_KEYS)})")
+    _check_keys(c, "spreading", sp, SPREADING_KEYS, SPREADING_OPTIONAL)
     out = dict(sp)
     out["size"] = c.integer("spreading.size", sp["size"], 2, MAX_SIZE)
     out["t_max"] = c.number("spreading.t_max", sp["t_max"], low=4)
@@ -478,15 +482,7 @@ def _check_spreading(c: _Checker, sp):
 def _check_drift(c: _Checker, dr):
     if dr is None:
         return None
-    keys = ", ".join(DRIFT_KEYS) + "[, " + ", ".join(DRIFT_OPTIONAL) + "]"
-    if not isinstance(dr, dict) or not all(isinstance(k, str) for k in dr):
-        c.fail(f"drift must be null (None) or an object {{{keys}}}, got {_show(dr)}")
-    bad = [k for k in dr if k not in DRIFT_KEYS + DRIFT_OPTIONAL]
-    if bad:
-        c.fail(f"drift has unknown key {bad[0]!r}; valid: {', '.join(DRIFT_KEYS + DRIFT_OPTIONAL)}")
-    miss = [k for k in DRIFT_KEYS if k not in dr]
-    if miss:
-        c.fail(f"drift lacks the key {miss[0]!r} (it needs {', '.join(DRIFT_KEYS)})")
+    _check_keys(c, "drift", dr, DRIFT_KEYS, DRIFT_OPTIONAL)
     w = _as_list(dr["window"])
     if w is None or len(w) != 2 or not all(_is_real(x) for x in w) \
             or not 0 < float(w[0]) < float(w[1]) < math.inf:
