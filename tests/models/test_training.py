@@ -282,7 +282,7 @@ def test_critical_sweep_and_report_verdicts():
 
 
 def test_monotone_r2():
-    from absorbphys.models.training import _monotone_r2
+    from absorbphys.models.training._report import _monotone_r2
 
     x = np.arange(10.0)
     assert _monotone_r2(x, 1.0 - 0.1 * x) == pytest.approx(1.0)

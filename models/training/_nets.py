@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from . import activations as _activations
+from absorbphys.models import activations as _activations
 
 ARCHS = ("mlp", "cnn")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._train_nets import STREAM_DATA
+from ._nets import STREAM_DATA
 
 TASKS = ("teacher", "digits")
 TEACHERS = ("mlp", "linear")
