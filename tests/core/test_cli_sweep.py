@@ -89,7 +89,7 @@ def test_cli_keep_parts_and_resume(tmp_path, capsys):
 def test_bad_grid_one_line_exit_2_before_any_work(extra, match, tmp_path, capsys,
                                                    monkeypatch):
     calls = []
-    monkeypatch.setattr(_sweep, "_run_point", lambda task: calls.append(task))
+    monkeypatch.setattr(_sweep.executors, "run_point", lambda task: calls.append(task))
     argv = ["sweep", "_sweep_toy", "--t-max", "5", "--out", str(tmp_path / "x.nc"),
             "--quiet"] + extra
     assert main(argv) == 2

@@ -176,17 +176,18 @@ def test_regular_file_in_place_of_run_directory(tmp_path):
 def test_resume_of_finished_sweep_computes_nothing(tmp_path, monkeypatch):
     from absorbphys import _sweep
 
-    real = _sweep._run_point
+    real = _sweep.executors.run_point
     out = tmp_path / "r.nc"
     ref = ap.sweep("_sweep_toy", grid={"p": [0.7, 0.8]}, out=out, workers=1, **KW).load()
-    monkeypatch.setattr(_sweep, "_run_point", lambda task: pytest.fail("recomputed"))
+    monkeypatch.setattr(_sweep.executors, "run_point", lambda task: pytest.fail("recomputed"))
     with pytest.warns(_io.AbsorbphysWarning, match="already complete"):
         again = ap.sweep("_sweep_toy", grid={"p": [0.7, 0.8]}, out=out, resume=True,
                          workers=1, **KW)
     xr.testing.assert_identical(again.load(), ref)
     # another configuration (seed) is not mistaken for the finished one: it is computed
     calls = []
-    monkeypatch.setattr(_sweep, "_run_point", lambda task: calls.append(1) or real(task))
+    monkeypatch.setattr(_sweep.executors, "run_point",
+                        lambda task: calls.append(1) or real(task))
     ap.sweep("_sweep_toy", grid={"p": [0.7, 0.8]}, out=out, resume=True, workers=1,
              **{**KW, "seed": KW.get("seed", 0) + 1})
     assert len(calls) == 2
@@ -198,7 +199,7 @@ def test_interrupt_hint_names_resume(tmp_path, capsys, monkeypatch):
     def interrupt(task):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_sweep, "_run_point", interrupt)
+    monkeypatch.setattr(_sweep.executors, "run_point", interrupt)
     out = tmp_path / "s.nc"
     rc, _, err = run_cli(["sweep", "_sweep_toy", "--grid", "p=0.7,0.8", "--t-max", "5",
                           "--out", str(out), "--workers", "1", "--quiet"], capsys)
@@ -342,7 +343,7 @@ def test_cli_warnings_are_one_line(tmp_path, capsys):
 def test_sweep_refuses_an_impossible_point_before_any_work(monkeypatch):
     from absorbphys import _sweep
 
-    monkeypatch.setattr(_sweep, "_run_point", lambda task: pytest.fail("work started"))
+    monkeypatch.setattr(_sweep.executors, "run_point", lambda task: pytest.fail("work started"))
     # the second point's expected events ((1 + lam) x sites x t_max) are out of reach
     with pytest.raises(ValueError, match=r"grid point lam=1000000.0: lam, L, t_max"):
         ap.sweep("contact", {"lam": [1.5, 1e6]}, t_max=1e9, samples=2,

@@ -102,7 +102,7 @@ def test_local_processes_identical_to_in_process_and_bounded(tmp_path, monkeypat
               batches=4)
     ref = ap.sweep("_sweep_toy", workers=1, **kw)
     seen = {"consumed": 0, "at_first_result": None}
-    real = _sweep._execute_local
+    real = _sweep.executors.execute_local
 
     def spy(tasks, n_workers, handle, n_threads):
         def counted():
@@ -118,14 +118,14 @@ def test_local_processes_identical_to_in_process_and_bounded(tmp_path, monkeypat
         assert n_workers == 2 and n_threads == 1
         return real(counted(), n_workers, first, n_threads)
 
-    monkeypatch.setattr(_sweep, "_execute_local", spy)
-    real_write = _sweep._Merger.write
+    monkeypatch.setattr(_sweep.executors, "execute_local", spy)
+    real_write = _sweep.merge.Merger.write
 
     def write(self, path):
         assert self.arrays == {}  # with out=, no point values are held in memory
         return real_write(self, path)
 
-    monkeypatch.setattr(_sweep._Merger, "write", write)
+    monkeypatch.setattr(_sweep.merge.Merger, "write", write)
     par = ap.sweep("_sweep_toy", workers=2, out=tmp_path / "par.nc", **kw)
     assert_same(ref, par)
     assert_same(par, ap.load(tmp_path / "par.nc"))
@@ -175,7 +175,7 @@ def test_progress_bar_on_stderr(capsys):
 ])
 def test_bad_input_one_line_before_any_work(kwargs, exc, match, tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(_sweep, "_run_point", lambda task: calls.append(task))
+    monkeypatch.setattr(_sweep.executors, "run_point", lambda task: calls.append(task))
     args = dict(t_max=5, samples=4, out=tmp_path / "x.nc")
     args.update(kwargs)
     with pytest.raises(exc, match=match) as info:
@@ -238,8 +238,9 @@ def test_resume_recomputes_partial_and_corrupt_points(tmp_path, monkeypatch):
     (parts / ".point-abc.nc.xyz.part").write_bytes(b"half")
     (tmp_path / ".r.nc.killed.part").write_bytes(b"half a merge")
     calls = []
-    real = _sweep._run_point
-    monkeypatch.setattr(_sweep, "_run_point", lambda task: calls.append(task) or real(task))
+    real = _sweep.executors.run_point
+    monkeypatch.setattr(_sweep.executors, "run_point",
+                        lambda task: calls.append(task) or real(task))
     got = ap.sweep("_sweep_toy", grid=grid, out=out, resume=True, workers=1, **KW)
     assert len(calls) == 4
     assert sorted(os.listdir(tmp_path)) == ["r.nc"]
