@@ -20,17 +20,9 @@ from matplotlib.image import imread
 
 from absorbphys._benchmark import BenchmarkResult, benchmark
 from absorbphys._benchmark.config import Entry, default_config, load_config
-from absorbphys._benchmark.report import (
-    COLUMN_HELP,
-    _luminance,
-    catalog_value,
-    fig_classes,
-    fig_collapse,
-    fig_decay,
-    findings,
-    reproduce_command,
-    shown_class,
-)
+from absorbphys._benchmark.figures import _luminance, fig_classes, fig_collapse, fig_decay
+from absorbphys._benchmark.format import catalog_value, shown_class
+from absorbphys._benchmark.report import COLUMN_HELP, findings, reproduce_command
 from absorbphys.analysis import Estimate
 
 # A tiny 1+1 bond DP entry (as in test_benchmark.py): every stage runs in a few seconds.
