@@ -25,6 +25,9 @@ which the report quotes beside each verdict.
 
 Sizes are chosen so that one seed of a case takes at most a few seconds on one core after
 Numba compilation (``NUMBA_NUM_THREADS=1``); ``--list`` shows the cases.
+
+One file, past the ~600-line guide: a script whose cases (each a few lines with its reference
+and source) and harness are read together.
 """
 
 import os

@@ -13,6 +13,10 @@ hard_tanh and relu), so LLVM vectorises them (AVX-512 here): ``error_model="nump
 division-by-zero branches, ``fastmath={"contract"}`` only allows fused multiply-adds, and
 the Gram sums alone are reassociated (``fastmath={"reassoc"}``). Results agree with the
 scalar formulas to a few ulp; the uniforms are the same draws.
+
+One file, past the ~600-line guide: the kernels inline each other (``inline="always"``) and
+:func:`compile_for` rebinds all of them for a user activation from this module's namespace;
+split, the rebinding would have to cross modules.
 """
 
 from __future__ import annotations

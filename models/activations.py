@@ -41,6 +41,11 @@ accurate to about 1e-10 and 1e-7; a missing ``diff`` falls back to
 ``phi(a + d) - phi(a)``, which loses relative accuracy once ``|d| / |a| < 1e-8`` and rounds
 to 0 below ``1e-16`` — pass ``diff`` for replica distances below that. Kernels for user
 functions are compiled per process without the on-disk cache.
+
+One file, past the ~600-line guide: every activation is defined once here with all its forms
+(Numba scalar and difference, NumPy, the device functions the CUDA kernels compile, the kinks the
+mean-field quadrature needs), so that adding
+one touches one place.
 """
 
 from __future__ import annotations

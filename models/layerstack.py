@@ -33,6 +33,10 @@ stacks ``jax.random.fold_in(key_s, l)`` of the key ``key_s`` built from
 (the default Gaussian inputs are drawn with NumPy for both frameworks: a NumPy and a JAX
 version of one stack see identical inputs). Results therefore depend only on ``(seed,
 sample)``, never on batches, chunks or threads.
+
+One file, past the ~600-line guide: the process class, its two paths (NumPy and JAX) and the
+probe of the user's functions share the parameter handling and the key derivation (seed, sample,
+layer); split, each path would import the other's private helpers.
 """
 
 from __future__ import annotations

@@ -35,6 +35,10 @@ have their own maps, :func:`resmlp_q_map`, :func:`resmlp_rho_map`,
 there and grows without bound, so their quadrature resolves only the window
 :math:`|\sqrt q z| \le 20` on the scale 1 (68 segments at any ``q``; closed forms for
 ``linear``, ``relu`` and ``sin``).
+
+One file, past the ~600-line guide: one subject, the infinite-width theory of the network
+processes; the MLP's and the residual MLP's maps share the quadrature (Gauss-Legendre segments
+and windows) and the variance bounds defined at the top.
 """
 
 from __future__ import annotations

@@ -21,6 +21,10 @@ stored with a description of its request; rerunning the same command after an in
 skips the finished stages and resumes the interrupted one from its point files (seeds are
 derived from the master seed and the stage, so the result is the same as an uninterrupted
 run's). ``resume=True`` gives quick mode the same behaviour.
+
+One file, past the ~600-line guide: the field documentation, the validation of every field and
+the two built-in configurations (about 280 lines of data, each entry beside its measured
+reasons) belong together.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ the command that reproduces it) and an index of the data files.
 Everything is written into a staging directory next to the output directory, which is then
 swapped into place (:func:`absorbphys._io.replace_dir`): an interrupted run never leaves a
 half-written report.
+
+One file, past the ~600-line guide: the findings, the data index and the Markdown and HTML
+documents are written from the same blocks (figures: :mod:`~absorbphys._benchmark.figures`).
 """
 
 from __future__ import annotations
