@@ -43,9 +43,8 @@ to 0 below ``1e-16`` — pass ``diff`` for replica distances below that. Kernels
 functions are compiled per process without the on-disk cache.
 
 One file, past the ~600-line guide: every activation is defined once here with all its forms
-(Numba scalar and difference, NumPy, the device functions the CUDA kernels compile, the kinks the
-mean-field quadrature needs), so that adding
-one touches one place.
+(Numba scalar and difference, NumPy, the device functions the CUDA kernels compile, the kinks
+the mean-field quadrature needs), so that adding one touches one place.
 """
 
 from __future__ import annotations
