@@ -58,6 +58,8 @@ from numba import njit
 from numba.core.registry import CPUDispatcher
 from scipy import special
 
+from absorbphys._params import first_line
+
 __all__ = ["ACTIVATIONS", "Activation", "get_activation"]
 
 TANH, ERF, RELU, HARD_TANH, SIN, LINEAR = range(6)
@@ -560,10 +562,9 @@ def _probe(what, f, *args):
         jf = _jit(f)
         v = jf(*args)
     except Exception as exc:  # noqa: BLE001 - Numba raises many kinds; one line for the user
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TypeError(f"{what} must be a Numba-compilable Python function of "
                         f"{len(args)} float(s) returning a float; calling it failed: "
-                        f"{first}") from None
+                        f"{first_line(exc)}") from None
     if isinstance(v, bool) or not isinstance(v, (float, int, np.floating, np.integer)):
         raise TypeError(f"{what} must return a float, got {type(v).__name__}")
     return jf

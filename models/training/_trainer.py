@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from absorbphys._params import Param
+from absorbphys._params import INT_MAX, Param
 
 from . import _data, _nets
 from ._data import Task
@@ -34,7 +34,7 @@ PARAMS = {
     "kernel_size": Param("int", 1, 63),
     "sigma_w": Param("float", 0.0, 100.0, low_open=True),
     "sigma_b": Param("float", 0.0, 100.0),
-    "seed": Param("int", 0, 2**63 - 1),
+    "seed": Param("int", 0, INT_MAX),
     "replica": Param("int", 0, 2**31 - 1),
     "repeats": Param("int", 1, 10**4),
     "lr": Param("float", 0.0, 1e3, low_open=True),
