@@ -11,8 +11,9 @@ Stages
     the fully active (uncorrelated) state (or from a seed, following the survival, for
     processes whose fully active state is absorbing too), critical value = zero of the
     late-time curvature of ``ln rho`` vs ``ln t`` (:func:`absorbphys.analysis.critical_point`):
-    interpolated across the sign change on coarse levels, a straight-line fit through the
-    values around it on the last level when the curvature is linear there. If the curvature
+    interpolated across the sign change on coarse levels, a quadratic through the 4 to 6
+    values around it on the last level when the curvature rises smoothly there (the
+    bracketing pair otherwise). If the curvature
     has no sign change in the window, the window moves in the direction the data point to.
     Error: that of :func:`absorbphys.analysis.critical_point` (jackknife, fit-window shift
     beyond its noise, bracket resolution, ambiguity), and ``step / sqrt(12)`` for a bracket
