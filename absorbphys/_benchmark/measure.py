@@ -13,8 +13,8 @@ Stages
     late-time curvature of ``ln rho`` vs ``ln t`` (:func:`absorbphys.analysis.critical_point`):
     interpolated across the sign change on coarse levels, a quadratic through the 4 to 6
     values around it on the last level when the curvature rises smoothly there (the
-    bracketing pair otherwise). If the curvature
-    has no sign change in the window, the window moves in the direction the data point to.
+    bracketing pair otherwise). If the curvature has no sign change in the window, the window
+    moves in the direction the data point to.
     Error: that of :func:`absorbphys.analysis.critical_point` (jackknife, fit-window shift
     beyond its noise, bracket resolution, ambiguity), and ``step / sqrt(12)`` for a bracket
     it did not already count; a finer level less precise than 1.5 times the previous one is
@@ -81,12 +81,11 @@ def _monotone_run(ds, control, bracket, positive, cp, max_side=2, var="rho", t_m
 
     Candidates extend the bracket by up to ``max_side`` values on each side (further out the
     curvature steepens on the absorbing side and flattens on the saturated active side). A
-    run is fitted the way :func:`absorbphys.analysis.critical_point` will fit it (a straight
-    line through 2 values, a quadratic through ``QUADRATIC_FROM`` (4) or more; shorter runs are
-    skipped: a line through them is biased and a quadratic has no degree of freedom left); the
-    widest run
-    whose weighted fit has a chi-square p-value >= 0.05 and rises across the whole run is
-    kept, the more symmetric one among equally wide runs (the bracket itself otherwise).
+    run is fitted the way :func:`absorbphys.analysis.critical_point` will fit it, with a
+    quadratic (runs shorter than ``QUADRATIC_FROM`` values are skipped: a line through them is
+    biased and a quadratic has no degree of freedom left); the widest run whose weighted fit
+    has a chi-square p-value >= 0.05 and rises across the whole run is kept, the more
+    symmetric one among equally wide runs (the bracket itself otherwise).
     """
     from scipy.stats import chi2 as _chi2
 
@@ -101,17 +100,16 @@ def _monotone_run(ds, control, bracket, positive, cp, max_side=2, var="rho", t_m
         for right in range(max_side + 1):
             run = list(range(lo - left, hi + right + 1))
             key = (len(run), -abs(left - right))
-            if 2 < len(run) < QUADRATIC_FROM or key <= best_key or not all(j in c for j in run):
+            if len(run) < QUADRATIC_FROM or key <= best_key or not all(j in c for j in run):
                 continue
             xs = np.array([x[j] for j in run])
             ys = np.array([c[j] for j in run])
             es = np.maximum(np.array([e[j] for j in run]), 1e-12)
-            deg = 2 if len(run) >= QUADRATIC_FROM else 1
             u = (xs - xs.mean()) / max(float(np.ptp(xs)), 1e-300)
-            coef = np.polyfit(u, ys, deg, w=1.0 / es)
+            coef = np.polyfit(u, ys, 2, w=1.0 / es)
             chi2 = float(np.sum(((np.polyval(coef, u) - ys) / es) ** 2))
             rising = np.all(np.polyval(np.polyder(coef), u[[0, -1]]) > 0)
-            if rising and _chi2.sf(chi2, len(run) - deg - 1) >= 0.05:
+            if rising and _chi2.sf(chi2, len(run) - 3) >= 0.05:
                 best, best_key = run, key
     return best
 
