@@ -23,6 +23,7 @@ from pathlib import Path
 import xarray as xr
 
 from absorbphys._params import UsageError, first_line, short
+from absorbphys._process import NOT_COORDINATES
 
 #: Suffix of temporary files (``.NAME.PID-RANDOM.part``).
 PART_SUFFIX = ".part"
@@ -382,13 +383,25 @@ def load(path) -> xr.Dataset:
                          f"the {_size(avail)} of memory available; open it lazily with "
                          "xarray.open_dataset")
     try:
-        return xr.load_dataset(p, engine="netcdf4")
+        ds = xr.load_dataset(p, engine="netcdf4")
     except MemoryError:
         raise UsageError(f"file {short(p)} does not fit in memory; open it lazily with "
                          "xarray.open_dataset") from None
     except Exception as exc:  # netCDF4 raises OSError/RuntimeError with C messages
         raise UsageError(f"file {short(p)} is not a readable netCDF file "
                          f"(truncated or another format): {first_line(exc)}") from None
+    return _without_duplicates(ds)
+
+
+def _without_duplicates(ds: xr.Dataset) -> xr.Dataset:
+    """Drop what older files repeat.
+
+    That is the scalar coordinate ``dim`` equal to the global attribute ``dim`` (see
+    ``absorbphys._process.NOT_COORDINATES``).
+    """
+    drop = [k for k in NOT_COORDINATES if k in ds.coords and ds[k].ndim == 0
+            and k in ds.attrs and ds[k].item() == ds.attrs[k]]
+    return ds.drop_vars(drop) if drop else ds
 
 
 # ============================================================================ directories

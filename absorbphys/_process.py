@@ -11,6 +11,11 @@ import numpy as np
 
 from absorbphys._params import Param
 
+#: Parameters kept out of the scalar coordinates: the spatial dimension is the global attribute
+#: ``dim`` of every Dataset (0 for fully connected processes), so a model parameter of that
+#: name is not written a second time (it stays in ``params`` and is a coordinate when swept).
+NOT_COORDINATES = ("dim",)
+
 #: Observables a kernel may return, with their long names. ``simulate`` normalises the sums.
 STANDARD_OBSERVABLES = {
     "rho": "order parameter (density of active sites, or 1 - c for replicas)",

@@ -16,7 +16,7 @@ import xarray as xr
 
 from absorbphys._backends import resolve_backend
 from absorbphys._params import INT_MAX, UsageError, check_int
-from absorbphys._process import STANDARD_OBSERVABLES, AbsorbingProcess
+from absorbphys._process import NOT_COORDINATES, STANDARD_OBSERVABLES, AbsorbingProcess
 from absorbphys._progress import Progress, compile_notice
 from absorbphys._version import __version__
 
@@ -172,6 +172,32 @@ def coord_value(v):
     return getattr(v, "__name__", repr(v))
 
 
+def param_coords(process: AbsorbingProcess, skip=()) -> dict:
+    """Return the scalar coordinates of ``process``'s parameters, with their descriptions.
+
+    Parameters
+    ----------
+    process : AbsorbingProcess
+        The process whose parameter values are recorded.
+    skip : iterable of str
+        Further names to leave out (e.g. the swept ones, which are dimension coordinates).
+
+    Returns
+    -------
+    dict
+        ``{name: ((), value, attrs)}`` for every parameter not in :data:`NOT_COORDINATES`
+        or ``skip``.
+    """
+    skip = set(skip) | set(NOT_COORDINATES)
+    out = {}
+    for k, v in process.param_values().items():
+        if k in skip:
+            continue
+        spec = type(process).params.get(k)
+        out[k] = ((), coord_value(v), {"long_name": spec.doc} if spec and spec.doc else {})
+    return out
+
+
 def build_dataset(process: AbsorbingProcess, sums: dict, n_samples: np.ndarray,
                   times: np.ndarray, *, init, seed, backend, t_max, samples) -> xr.Dataset:
     """Normalise per-batch sums and wrap them in the schema of ``docs/schema.md``.
@@ -217,9 +243,7 @@ def build_dataset(process: AbsorbingProcess, sums: dict, n_samples: np.ndarray,
         "n_samples": ("batch", n_samples.astype(np.int64),
                       {"long_name": "samples in batch", "units": "1"}),
     }
-    for k, v in process.param_values().items():
-        spec = type(process).params.get(k)
-        coords[k] = ((), coord_value(v), {"long_name": spec.doc} if spec and spec.doc else {})
+    coords.update(param_coords(process))
     init_s = init if isinstance(init, str) else f"c0={float(init):g}"
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     attrs = {

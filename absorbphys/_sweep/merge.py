@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 
 from absorbphys._io import atomic_write
-from absorbphys._simulate import coord_value, sample_edges
+from absorbphys._simulate import coord_value, param_coords, sample_edges
 from absorbphys._sweep.plan import Plan
 from absorbphys._sweep.store import POINT_ATTRS, point_path, read_point, same
 from absorbphys._version import __version__
@@ -91,9 +91,7 @@ class Merger:
         coords["batch"] = ("batch", np.arange(plan.kw["batches"], dtype=np.int64))
         coords["n_samples"] = ("batch", np.diff(edges).astype(np.int64),
                                {"long_name": "samples in batch"})
-        for k, v in plan.processes[0].param_values().items():
-            if k not in dims:
-                coords[k] = ((), coord_value(v))
+        coords.update(param_coords(plan.processes[0], skip=dims))
         coords["point_seed"] = (dims, plan.seeds.reshape(plan.shape),
                                 {"long_name": "seed of the grid point (simulate's seed)"})
         attrs = self._merged_attrs(coords)

@@ -219,6 +219,22 @@ def test_save_load_roundtrip(tmp_path):
     assert [f.name for f in tmp_path.iterdir()] == ["run.nc"]
 
 
+def test_spatial_dimension_is_recorded_once(tmp_path):
+    """``dim`` is the global attribute only (not also a scalar coordinate), a dimension
+    coordinate when swept, and the duplicate of older files is dropped on load."""
+    from absorbphys.models import ContactProcess
+
+    ds = ap.simulate(ContactProcess(L=8, lam=3.3, dim=2), t_max=2.0, samples=2, seed=1)
+    assert ds.attrs["dim"] == 2 and "dim" not in ds.coords
+    assert json.loads(ds.attrs["params"])["dim"] == 2 and float(ds.lam) == 3.3
+    sw = ap.sweep(ContactProcess(L=8, lam=3.3), {"dim": [1, 2]}, t_max=2.0, samples=2,
+                  workers=1, progress=False)
+    assert list(sw["dim"].values) == [1, 2] and "dim" not in sw.attrs
+    old = ds.assign_coords(dim=2)            # a file written before the rule
+    back = ap.load(ap.save(old, tmp_path / "old.nc"))
+    assert "dim" not in back.coords and back.attrs["dim"] == 2
+
+
 def test_save_into_missing_directory_fails_cleanly(tmp_path):
     ds = ap.simulate(ToyDP(L=8, p=0.7), t_max=3)
     with pytest.raises(ap.UsageError, match="does not exist"):
