@@ -564,13 +564,13 @@ def _quick() -> list[Entry]:
         Entry(
             name="mfcp", label="Mean-field contact process (complete graph)", model="mfcp",
             params={}, control="lam", window=(0.90, 1.10), size=1_000_000, t_max=300.0,
-            sweep_points=7, sweep_samples=8, refine=2, coarse_t_frac=1 / 3, final_samples=8,
+            sweep_points=7, sweep_samples=8, refine=3, coarse_t_frac=1 / 3, final_samples=16,
             final_points=9,
             coarse_size=100_000, decay_t_max=150.0, decay_samples=16,
             fss_sizes=(250, 500, 1000, 2000, 4000), fss_t_factor=4.0, fss_t_power=0.5,
             fss_t_min=0.3, fss_samples=200, beta_offsets=(0.05, 0.07, 0.1, 0.15, 0.2),
             beta_size=200_000, beta_t_max=500.0, beta_samples=8, beta_t_min=0.5,
-            beta_stationary_tol=0.2, budget_s=45, fit_window=0.35,
+            beta_stationary_tol=0.2, budget_s=60, fit_window=0.35,
             notes="the critical point is located on the last 35 % of the logarithmic time "
                   "range: the analytic 1/t correction of the mean-field decay, "
                   "rho = 1/(1 + t), puts the zero of the curvature 0.6 errors above lam_c = 1 "
