@@ -216,6 +216,28 @@ def test_sweep_in_process_and_in_worker_processes(tmp_path):
         ap.simulate(stand_in, 2)
 
 
+def test_a_stack_is_a_benchmark_row(tmp_path):
+    """A user stack runs through the whole benchmark (locate, decay, FSS, verdict, report),
+    named in a configuration entry like a built-in model."""
+    entry = ap.BenchmarkEntry(
+        name="my-mlp", label="tanh MLP written as a stack", model="_ls_mlp",
+        params={"sigma_b": 0.3}, control="sigma_w", window=(1.2, 1.6), size=32, t_max=32,
+        sweep_points=5, sweep_samples=4, refine=0, decay_t_max=64, decay_samples=8,
+        fss_sizes=(8, 16), fss_t_factor=2.0, fss_samples=8, fss_shift=False, budget_s=30,
+        extra={"n_boot": 4})
+    res = ap.benchmark(config=[entry], out=tmp_path / "out", seed=1, progress=False)
+    row = res.rows[0]
+    assert row["model"] == "_ls_mlp" and row["size_param"] == "width"
+    assert not row["stage_errors"], row["stage_errors"]
+    for k in ("critical_point", "delta", "fss_a", "fss_b"):
+        assert row[k].error > 0, k
+    # (width 32: the window may move; the finite-width transition lies above 1.3956)
+    assert 1.0 < row["critical_point"].value < 2.5
+    assert row["verdict"] in ("match", "inconclusive", "no match")
+    assert (tmp_path / "out" / "report.html").is_file()
+    assert (tmp_path / "out" / "data" / "my-mlp" / "decay.nc").is_file()
+
+
 # ------------------------------------------------------------------ bad user code
 def _bad(match, **kw):
     args = dict(name="_ls_bad", init=mlp_init, apply=mlp_apply, params=SIGMAS) | kw
