@@ -15,7 +15,7 @@ from absorbphys._params import Param, UsageError
 from absorbphys._process import AbsorbingProcess
 from absorbphys._registry import ENTRY_POINT_GROUP, get_model, list_models, register
 from absorbphys._simulate import simulate
-from absorbphys._sweep import sweep
+from absorbphys._sweep import point_seed, sweep
 from absorbphys._version import __version__
 from absorbphys.config import set_options
 
@@ -57,6 +57,7 @@ __all__ = [
     "get_model",
     "list_models",
     "load",
+    "point_seed",
     "register",
     "save",
     "set_options",
