@@ -14,12 +14,15 @@ class UsageError(ValueError):
 
 
 def short(text, limit: int = 120) -> str:
-    """Return ``repr(text)`` cut to ``limit`` characters (long user input is not echoed whole).
+    """Return ``repr(text)`` on one line, cut to ``limit`` characters.
+
+    The one way a bad value is echoed in a one-line message: long user input is not echoed
+    whole, and multi-line representations (arrays, Datasets) are joined into one line.
 
     Parameters
     ----------
     text : object
-        Usually a user-supplied string or path (shown as its string).
+        The value, usually user-supplied (a path is shown as its string).
     limit : int
         Longest representation shown.
 
@@ -29,11 +32,22 @@ def short(text, limit: int = 120) -> str:
     """
     if isinstance(text, os.PathLike):
         text = os.fspath(text)
-    r = repr(text)
+    r = " ".join(repr(text).split())
     return r if len(r) <= limit else f"{r[:limit - 4]}... ({len(r)} characters)"
 
 
-def _fmt(x):
+def number_text(x) -> str:
+    """Return a bound or value for a message: ``1e+06``, ``0.5``, ``inf``, ``3``, ``'x'``.
+
+    Parameters
+    ----------
+    x : float, int or str
+        The number (strings are quoted with :func:`short`).
+
+    Returns
+    -------
+    str
+    """
     if isinstance(x, float) and math.isinf(x):
         return "inf" if x > 0 else "-inf"
     return short(x) if isinstance(x, str) else f"{x:g}" if isinstance(x, float) else str(x)
@@ -111,10 +125,10 @@ class Param:
     def describe(self) -> str:
         """Return the valid range as text, e.g. ``"[0, 1]"`` or ``"one of 'bond', 'site'"``."""
         if self.choices is not None:
-            return "one of " + ", ".join(_fmt(c) for c in self.choices)
+            return "one of " + ", ".join(number_text(c) for c in self.choices)
         if self.kind in ("float", "int") and (self.low is not None or self.high is not None):
-            lo = "-inf" if self.low is None else _fmt(self.low)
-            hi = "inf" if self.high is None else _fmt(self.high)
+            lo = "-inf" if self.low is None else number_text(self.low)
+            hi = "inf" if self.high is None else number_text(self.high)
             lb = "(" if self.low_open or self.low is None else "["
             rb = ")" if self.high_open or self.high is None else "]"
             what = "an integer in " if self.kind == "int" else "in "
@@ -183,9 +197,9 @@ class Param:
         bad = ((lo is not None and (value < lo or (self.low_open and value == lo)))
                or (hi is not None and (value > hi or (self.high_open and value == hi))))
         if bad:
-            raise ValueError(f"{name} must be {rng}, got {_fmt(value)}")
+            raise ValueError(f"{name} must be {rng}, got {number_text(value)}")
         if self.kind == "float" and math.isinf(value) and self.high is None:
-            raise ValueError(f"{name} must be finite, got {_fmt(value)}")
+            raise ValueError(f"{name} must be finite, got {number_text(value)}")
         return value
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from absorbphys._params import short
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -62,12 +64,6 @@ class Estimate:
         yield self.error
 
 
-def _short(x) -> str:
-    """One-line description of ``x`` for error messages."""
-    r = repr(x)
-    return r if "\n" not in r and len(r) <= 60 else f"a {type(x).__name__}"
-
-
 def _number(v, name, what) -> float:
     """``v`` as a float: a real number or a 0-d numeric array (not a bool or a string)."""
     if isinstance(v, (bool, np.bool_)):
@@ -77,7 +73,7 @@ def _number(v, name, what) -> float:
     if getattr(v, "ndim", None) == 0 and np.issubdtype(np.asarray(v).dtype, np.number) \
             and not np.issubdtype(np.asarray(v).dtype, np.complexfloating):
         return float(np.asarray(v))
-    raise TypeError(f"{name}: the {what} must be a number, got {_short(v)}")
+    raise TypeError(f"{name}: the {what} must be a number, got {short(v, 60)}")
 
 
 def as_estimate(x, name="estimate") -> Estimate:
@@ -107,7 +103,7 @@ def as_estimate(x, name="estimate") -> Estimate:
         value, error = x, 0.0
     else:
         raise TypeError(f"{name} must be an Estimate, a (value, error) pair or a number, "
-                        f"got {_short(x)}")
+                        f"got {short(x, 60)}")
     value, error = _number(value, name, "value"), _number(error, name, "error")
     if not math.isfinite(value):
         raise ValueError(f"{name}: the value must be finite, got {value}")

@@ -35,7 +35,7 @@ import numbers
 import re
 from dataclasses import dataclass, field
 
-from absorbphys._params import UsageError
+from absorbphys._params import UsageError, number_text, short
 
 MODES = ("quick", "full")
 #: Keys of ``Entry.spreading``: required, then optional.
@@ -228,28 +228,14 @@ class Entry:
 
 
 # ============================================================================ validation
-def _show(v, limit=60) -> str:
-    """Return a short repr of a value for a one-line message."""
-    if isinstance(v, float) and math.isinf(v):
-        text = "inf" if v > 0 else "-inf"
-    else:
-        text = repr(v)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _num(x) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)
-
-
 def _range_text(low=None, high=None, low_open=False, high_open=False) -> str:
     if low is not None and high is not None:
-        return (f"in {'(' if low_open else '['}{_num(low)}, {_num(high)}"
+        return (f"in {'(' if low_open else '['}{number_text(low)}, {number_text(high)}"
                 f"{')' if high_open else ']'}")
     if low is not None:
-        return f"{'>' if low_open else '>='} {_num(low)}"
+        return f"{'>' if low_open else '>='} {number_text(low)}"
     if high is not None:
-        return f"{'<' if high_open else '<='} {_num(high)}"
+        return f"{'<' if high_open else '<='} {number_text(high)}"
     return ""
 
 
@@ -293,7 +279,7 @@ class _Checker:
     """Validation of one entry: every failure is one line naming the entry and field."""
 
     def __init__(self, name):
-        self.prefix = f"entry {_show(name)}: "
+        self.prefix = f"entry {short(name)}: "
 
     def fail(self, msg):
         raise UsageError(self.prefix + msg)
@@ -302,11 +288,11 @@ class _Checker:
         i = _as_int(v)
         if i is None or not (i >= low or (zero_ok and i == 0)):
             what = (f"0 or an integer >= {low}" if zero_ok else f"an integer >= {low}")
-            self.fail(f"{key} must be {what}, got {_show(v)}")
+            self.fail(f"{key} must be {what}, got {short(v)}")
         if i > high:
             what = (f"0 or an integer in [{low}, {high}]" if zero_ok
                     else f"an integer in [{low}, {high}]")
-            self.fail(f"{key} must be {what}, got {_show(v)}")
+            self.fail(f"{key} must be {what}, got {short(v)}")
         return i
 
     def number(self, key, v, low=None, high=None, low_open=False, high_open=False,
@@ -321,24 +307,24 @@ class _Checker:
             text = f"a finite number {rng}".rstrip()
             if zero_ok:
                 text = f"0 or {text}"
-            self.fail(f"{key} must be {text}, got {_show(v)}")
+            self.fail(f"{key} must be {text}, got {short(v)}")
         return x
 
     def boolean(self, key, v):
         b = _as_bool(v)
         if b is None:
-            self.fail(f"{key} must be true or false, got {_show(v)}")
+            self.fail(f"{key} must be true or false, got {short(v)}")
         return b
 
     def string(self, key, v, nonempty=False):
         if not isinstance(v, str) or (nonempty and not v.strip()):
             self.fail(f"{key} must be a {'non-empty ' if nonempty else ''}string, got "
-                      f"{_show(v)}")
+                      f"{short(v)}")
         return v
 
     def mapping(self, key, v, what="an object (dict) of parameter names to values"):
         if not isinstance(v, dict) or not all(isinstance(k, str) for k in v):
-            self.fail(f"{key} must be {what}, got {_show(v)}")
+            self.fail(f"{key} must be {what}, got {short(v)}")
         return v
 
 
@@ -349,7 +335,7 @@ def _validate(e: Entry):
     put = lambda k, v: object.__setattr__(e, k, v)  # noqa: E731 - frozen dataclass
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         c.fail("name must be a non-empty string of letters, digits, '.', '_', '+', '-' "
-               f"(not starting with '.', '_', '+' or '-'; it names files), got {_show(name)}")
+               f"(not starting with '.', '_', '+' or '-'; it names files), got {short(name)}")
     c.string("label", e.label)
     c.string("model", e.model, nonempty=True)
     c.mapping("params", e.params)
@@ -357,9 +343,9 @@ def _validate(e: Entry):
     win = _as_list(e.window)
     vals = [_as_real(v) for v in win] if win is not None else None
     if vals is None or len(vals) != 2 or None in vals:
-        c.fail(f"window must be two finite numbers [low, high], got {_show(e.window)}")
+        c.fail(f"window must be two finite numbers [low, high], got {short(e.window)}")
     if not vals[0] < vals[1]:
-        c.fail(f"window must have low < high, got {_show(e.window)}")
+        c.fail(f"window must have low < high, got {short(e.window)}")
     put("window", (float(vals[0]), float(vals[1])))
     put("size", c.integer("size", e.size, 2, MAX_SIZE))
     put("t_max", c.number("t_max", e.t_max, low=4))
@@ -370,7 +356,8 @@ def _validate(e: Entry):
                                 low_open=True))
     if e.refine > 0 and e.coarse_t_frac * e.t_max < 4:
         c.fail(f"coarse_t_frac * t_max (the last time of the coarse level) must be >= 4, got "
-               f"{_num(e.coarse_t_frac)} * {_num(e.t_max)} = {e.coarse_t_frac * e.t_max:g}")
+               f"{number_text(e.coarse_t_frac)} * {number_text(e.t_max)} = "
+               f"{e.coarse_t_frac * e.t_max:g}")
     put("final_samples", c.integer("final_samples", e.final_samples, 2, MAX_SAMPLES,
                                          zero_ok=True))
     put("final_points", c.integer("final_points", e.final_points, 3, MAX_POINTS,
@@ -381,11 +368,11 @@ def _validate(e: Entry):
     put("decay_t_max", c.number("decay_t_max", e.decay_t_max, low=4, zero_ok=True))
     put("decay_samples", c.integer("decay_samples", e.decay_samples, 2, MAX_SAMPLES))
     if e.locate_init not in ("full", "seed"):
-        c.fail(f"locate_init must be 'full' or 'seed', got {_show(e.locate_init)}")
+        c.fail(f"locate_init must be 'full' or 'seed', got {short(e.locate_init)}")
     put("decay", c.boolean("decay", e.decay))
     if e.guess is not None:
         if e.guess != "meanfield":
-            c.fail(f"guess must be null (None) or 'meanfield', got {_show(e.guess)}")
+            c.fail(f"guess must be null (None) or 'meanfield', got {short(e.guess)}")
         if e.control != "sigma_w" or "sigma_b" not in e.params:
             c.fail("guess 'meanfield' needs control 'sigma_w' and 'sigma_b' in params (it "
                    "centres the window on the infinite-width critical line of networks)")
@@ -398,7 +385,7 @@ def _validate(e: Entry):
     put("fss_samples", c.integer("fss_samples", e.fss_samples, 2, MAX_SAMPLES))
     put("fss_t_min", c.number("fss_t_min", e.fss_t_min, low=0, high=e.fss_t_factor,
                             high_open=True,
-                            what=f"in [0, fss_t_factor) = [0, {_num(e.fss_t_factor)})"))
+                            what=f"in [0, fss_t_factor) = [0, {number_text(e.fss_t_factor)})"))
     put("fss_shift", c.boolean("fss_shift", e.fss_shift))
     put("beta_offsets", _check_beta_offsets(c, e.beta_offsets))
     put("beta_t_max", c.number("beta_t_max", e.beta_t_max, low=4, zero_ok=True))
@@ -459,7 +446,7 @@ def _check_keys(c: _Checker, name, obj, required, optional):
     """Check a sub-object of an entry (``spreading``, ``drift``): known keys, none missing."""
     keys = ", ".join(required) + "[, " + ", ".join(optional) + "]"
     if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
-        c.fail(f"{name} must be null (None) or an object {{{keys}}}, got {_show(obj)}")
+        c.fail(f"{name} must be null (None) or an object {{{keys}}}, got {short(obj)}")
     bad = [k for k in obj if k not in required + optional]
     if bad:
         c.fail(f"{name} has unknown key {bad[0]!r}; valid: {', '.join(required + optional)}")
@@ -491,7 +478,7 @@ def _check_drift(c: _Checker, dr):
     if w is None or len(w) != 2 or not all(_is_real(x) for x in w) \
             or not 0 < float(w[0]) < float(w[1]) < math.inf:
         c.fail(f"drift.window must be [lo, hi] with 0 < lo < hi (a geometric grid), got "
-               f"{_show(dr['window'])}")
+               f"{short(dr['window'])}")
     out = dict(dr)
     out["window"] = (float(w[0]), float(w[1]))
     out["points"] = c.integer("drift.points", dr["points"], 3, MAX_POINTS)
@@ -510,14 +497,14 @@ def _check_fss_sizes(c: _Checker, v):
     items = _as_list(v)
     ints = [_as_int(x) for x in items] if items is not None else None
     if ints is None or any(i is None or i < 2 for i in ints):
-        c.fail(f"fss_sizes must be a list of integers >= 2, got {_show(v)}")
+        c.fail(f"fss_sizes must be a list of integers >= 2, got {short(v)}")
     if any(i > MAX_SIZE for i in ints):
-        c.fail(f"fss_sizes must be a list of integers in [2, {MAX_SIZE}], got {_show(v)}")
+        c.fail(f"fss_sizes must be a list of integers in [2, {MAX_SIZE}], got {short(v)}")
     if len(set(ints)) != len(ints):
-        c.fail(f"fss_sizes must not repeat a size, got {_show(v)}")
+        c.fail(f"fss_sizes must not repeat a size, got {short(v)}")
     if len(ints) == 1:
         c.fail(f"fss_sizes must be empty (no FSS) or hold at least 2 sizes (a collapse needs "
-               f"two), got {_show(v)}")
+               f"two), got {short(v)}")
     return tuple(ints)
 
 
@@ -526,12 +513,12 @@ def _check_beta_offsets(c: _Checker, v):
     xs = [_as_real(x) for x in items] if items is not None else None
     if xs is None or any(x is None or x <= 0 for x in xs):
         c.fail(f"beta_offsets must be a list of finite numbers > 0 (relative distances "
-               f"above the critical point), got {_show(v)}")
+               f"above the critical point), got {short(v)}")
     if any(b <= a for a, b in zip(xs, xs[1:])):
-        c.fail(f"beta_offsets must be strictly increasing, got {_show(v)}")
+        c.fail(f"beta_offsets must be strictly increasing, got {short(v)}")
     if 0 < len(xs) < 3:
         c.fail(f"beta_offsets must be empty (no beta) or hold at least 3 offsets (the fit of "
-               f"beta needs three points), got {_show(v)}")
+               f"beta needs three points), got {short(v)}")
     return tuple(float(x) for x in xs)
 
 
