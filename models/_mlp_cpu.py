@@ -473,13 +473,16 @@ def _py_act_gram(code, h, d, a_buf, e_buf):
 act_gram = njit(cache=True, error_model="numpy", fastmath={"contract"})(_py_act_gram)
 
 
-def _py_gaussian_layer(code, h, d, a_buf, e_buf, key, sw2n, sb2, A, B, D):
-    """One exact transition: (h, d) of the next layer given the current one, in place.
+def _py_transition(code, h, d, a_buf, e_buf, sw2n, sb2, A, B, D):
+    """Return ``(sh, slope, sd)`` of the next layer's pre-activations given this layer's.
 
-    On entry ``(A, B, D)`` are the Gram sums of ``a = phi(h)``, ``e = phi(h + d) - phi(h)``;
-    the sums of the new layer are returned, computed block by block right after the block's
-    normals (fused passes, every loop vectorised). ``a_buf``, ``e_buf``: scratch of at least
-    ``min(n, BLOCK)`` entries.
+    Conditional on the layer, the next pre-activations ``(u_i, u'_i)`` are i.i.d. over units,
+    bivariate normal with covariance ``sw2n Gram(a, a') + sb2``: ``u = sh z1`` and
+    ``u' - u = slope u + sd z2``. ``(A, B, D)`` are the Gram sums ``|a|^2``, ``a.e``,
+    ``|e|^2`` of ``a = phi(h)``, ``e = phi(h + d) - phi(h)``; the Gram determinant
+    ``A D - B^2`` is recomputed as ``A |e - (B/A) a|^2`` when it cancels (``e`` nearly
+    parallel to ``a``), which needs ``h``, ``d`` and the scratch buffers. Shared by the MLP
+    and the residual MLP.
     """
     n = h.shape[0]
     # Gram determinant A D - B^2 without cancellation when e is nearly parallel to a
@@ -495,14 +498,30 @@ def _py_gaussian_layer(code, h, d, a_buf, e_buf, key, sw2n, sb2, A, B, D):
     q11 = sw2n * A + sb2
     cov = sw2n * B
     if q11 > 0.0:
-        alpha = cov / q11
+        slope = cov / q11
         vcond = sw2n * (sw2n * G + sb2 * D) / q11
         sh = math.sqrt(q11)
     else:
-        alpha = 0.0
+        slope = 0.0
         vcond = sw2n * D
         sh = 0.0
     sd = math.sqrt(vcond) if vcond > 0.0 else 0.0
+    return sh, slope, sd
+
+
+transition = njit(cache=True, error_model="numpy", fastmath={"contract"})(_py_transition)
+
+
+def _py_gaussian_layer(code, h, d, a_buf, e_buf, key, sw2n, sb2, A, B, D):
+    """One exact transition: (h, d) of the next layer given the current one, in place.
+
+    On entry ``(A, B, D)`` are the Gram sums of ``a = phi(h)``, ``e = phi(h + d) - phi(h)``;
+    the sums of the new layer are returned, computed block by block right after the block's
+    normals (fused passes, every loop vectorised). ``a_buf``, ``e_buf``: scratch of at least
+    ``min(n, BLOCK)`` entries.
+    """
+    n = h.shape[0]
+    sh, alpha, sd = transition(code, h, d, a_buf, e_buf, sw2n, sb2, A, B, D)
     A = 0.0
     B = 0.0
     D = 0.0
@@ -723,6 +742,7 @@ def compile_for(act):
     # the user activation's code (-1) never takes the built-in tanh path of act_block
     ns["act_block"] = rebind(_py_act_block, inline="always")
     ns["act_gram"] = rebind(_py_act_gram, error_model="numpy", fastmath={"contract"})
+    ns["transition"] = rebind(_py_transition, error_model="numpy", fastmath={"contract"})
     ns["gaussian_layer"] = rebind(_py_gaussian_layer, error_model="numpy",
                                   fastmath={"contract"})
     ns["gaussian_sample"] = rebind(_py_gaussian_sample)

@@ -13,8 +13,6 @@ of (seed, sample, layer, unit), so results do not depend on threads or batches.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit, prange
 
@@ -30,7 +28,7 @@ from absorbphys.models._mlp_cpu import (
     init_pair,
     normal_pair_vec,
     replica_rho,
-    resid_block,
+    transition,
 )
 from absorbphys.models.activations import rebind_njit, user_namespace_cpu
 
@@ -52,32 +50,13 @@ def _py_residual_layer(code, h, d, a_buf, e_buf, key, sw2n, sb2, A, B, D):
     ``sw2n Gram(phi(h), phi(h')) + sb2``, where ``sw2n = alpha**2 sigma_w**2 / N`` and
     ``sb2 = alpha**2 sigma_b**2``: ``u ~ N(0, q11)``, ``u' - u = (cov / q11) u + sd z2`` with
     ``cov = sw2n B``, ``sd**2 = sw2n (sw2n (A D - B**2) + sb2 D) / q11`` (``A = |a|^2``,
-    ``B = a.e``, ``D = |e|^2``, ``a = phi(h)``, ``e = phi(h') - phi(h)``; the Gram
-    determinant recomputed as ``A |e - (B/A) a|^2`` when it cancels). On entry ``(A, B, D)``
+    ``B = a.e``, ``D = |e|^2``, ``a = phi(h)``, ``e = phi(h') - phi(h)``: ``_mlp_cpu``'s
+    ``transition``, shared with the MLP). On entry ``(A, B, D)``
     are the sums of the current layer; those of the new layer are returned (fused with the
     update, block by block). ``a_buf``, ``e_buf``: scratch of ``min(n, BLOCK)`` entries.
     """
     n = h.shape[0]
-    G = A * D - B * B
-    if A > 0.0 and G < 1e-6 * A * D:
-        beta = B / A
-        P = 0.0
-        for i0 in range(0, n, BLOCK):
-            i1 = min(i0 + BLOCK, n)
-            act_block(code, h, d, a_buf, e_buf, i0, i1)  # recomputed: a rare branch
-            P += resid_block(a_buf, e_buf, beta, 0, i1 - i0)
-        G = A * P
-    q11 = sw2n * A + sb2
-    cov = sw2n * B
-    if q11 > 0.0:
-        slope = cov / q11
-        vcond = sw2n * (sw2n * G + sb2 * D) / q11
-        sh = math.sqrt(q11)
-    else:
-        slope = 0.0
-        vcond = sw2n * D
-        sh = 0.0
-    sd = math.sqrt(vcond) if vcond > 0.0 else 0.0
+    sh, slope, sd = transition(code, h, d, a_buf, e_buf, sw2n, sb2, A, B, D)
     A = 0.0
     B = 0.0
     D = 0.0
@@ -181,6 +160,7 @@ def compile_for(act):
 
     ns["act_block"] = rebind(act_block.py_func, inline="always")
     ns["act_gram"] = rebind(act_gram.py_func, error_model="numpy", fastmath={"contract"})
+    ns["transition"] = rebind(transition.py_func, error_model="numpy", fastmath={"contract"})
     ns["residual_layer"] = rebind(_py_residual_layer, error_model="numpy",
                                   fastmath={"contract"})
     ns["residual_sample"] = rebind(_py_residual_sample)
