@@ -509,7 +509,8 @@ def _py_transition(code, h, d, a_buf, e_buf, sw2n, sb2, A, B, D):
     return sh, slope, sd
 
 
-transition = njit(cache=True, error_model="numpy", fastmath={"contract"})(_py_transition)
+transition = njit(cache=True, inline="always", error_model="numpy",
+                  fastmath={"contract"})(_py_transition)
 
 
 def _py_gaussian_layer(code, h, d, a_buf, e_buf, key, sw2n, sb2, A, B, D):
@@ -742,7 +743,8 @@ def compile_for(act):
     # the user activation's code (-1) never takes the built-in tanh path of act_block
     ns["act_block"] = rebind(_py_act_block, inline="always")
     ns["act_gram"] = rebind(_py_act_gram, error_model="numpy", fastmath={"contract"})
-    ns["transition"] = rebind(_py_transition, error_model="numpy", fastmath={"contract"})
+    ns["transition"] = rebind(_py_transition, inline="always", error_model="numpy",
+                              fastmath={"contract"})
     ns["gaussian_layer"] = rebind(_py_gaussian_layer, error_model="numpy",
                                   fastmath={"contract"})
     ns["gaussian_sample"] = rebind(_py_gaussian_sample)

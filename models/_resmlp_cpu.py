@@ -160,7 +160,8 @@ def compile_for(act):
 
     ns["act_block"] = rebind(act_block.py_func, inline="always")
     ns["act_gram"] = rebind(act_gram.py_func, error_model="numpy", fastmath={"contract"})
-    ns["transition"] = rebind(transition.py_func, error_model="numpy", fastmath={"contract"})
+    ns["transition"] = rebind(transition.py_func, inline="always", error_model="numpy",
+                              fastmath={"contract"})
     ns["residual_layer"] = rebind(_py_residual_layer, error_model="numpy",
                                   fastmath={"contract"})
     ns["residual_sample"] = rebind(_py_residual_sample)
