@@ -111,6 +111,9 @@ class Param:
         Default value (``None`` means the parameter is required).
     low_open, high_open : bool
         Whether the bound is excluded.
+    or_zero : bool
+        Also accept 0, the "not set" value of a field whose range excludes it (e.g. a
+        benchmark entry's ``final_samples = 0``: as many as ``sweep_samples``).
     """
 
     kind: str
@@ -121,9 +124,14 @@ class Param:
     default: Any = None
     low_open: bool = False
     high_open: bool = False
+    or_zero: bool = False
 
     def describe(self) -> str:
         """Return the valid range as text, e.g. ``"[0, 1]"`` or ``"one of 'bond', 'site'"``."""
+        text = self._range()
+        return f"0 or {text}" if self.or_zero else text
+
+    def _range(self) -> str:
         if self.choices is not None:
             return "one of " + ", ".join(number_text(c) for c in self.choices)
         if self.kind in ("float", "int") and (self.low is not None or self.high is not None):
@@ -136,7 +144,7 @@ class Param:
         return {"float": "a real number", "int": "an integer", "str": "a string",
                 "bool": "true or false", "callable": "a function"}.get(self.kind, self.kind)
 
-    def check(self, name: str, value):
+    def check(self, name: str, value, *, text: bool = True):
         """Validate and coerce ``value``; raise a one-line ``ValueError``/``TypeError``.
 
         Parameters
@@ -145,6 +153,10 @@ class Param:
             Parameter name, used in the message.
         value : object
             Value to check.
+        text : bool
+            Accept text for numbers and booleans (``"0.5"``, ``"true"``), as command-line
+            values come. ``False`` where values have their own types (a JSON file, Python
+            code): then a number must be a number and a boolean ``true``/``false``.
 
         Returns
         -------
@@ -161,6 +173,10 @@ class Param:
                 return value
             raise TypeError(f"{name} must be {rng} or a function, got {short(value)}")
         if self.kind == "bool":
+            if getattr(value, "dtype", None) == "bool" and getattr(value, "ndim", 1) == 0:
+                value = bool(value)  # numpy's boolean scalar
+            if not text and not isinstance(value, bool):
+                raise TypeError(f"{name} must be true or false, got {short(value)}")
             if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0",
                                                             "no"):
                 return value.lower() in ("true", "1", "yes")
@@ -173,7 +189,8 @@ class Param:
             if self.choices is not None and value not in self.choices:
                 raise ValueError(f"{name} must be {rng}, got {short(value)}")
             return value
-        if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
+        if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)) \
+                or (not text and isinstance(value, str)):
             raise TypeError(f"{name} must be {rng}, got {short(value)}")
         if isinstance(value, str):
             try:
@@ -181,6 +198,7 @@ class Param:
                     else float(value)
             except ValueError:
                 raise TypeError(f"{name} must be {rng}, got {short(value)}") from None
+        given = value  # echoed as the user wrote it (1e+18, not its integer digits)
         value = int(value) if isinstance(value, numbers.Integral) else float(value)
         if isinstance(value, float) and math.isnan(value):
             raise ValueError(f"{name} must be {rng}, got nan")
@@ -193,13 +211,16 @@ class Param:
                 raise ValueError(f"{name} must be {rng} and below 2**63, got {float(value):.3g}")
         else:
             value = float(value)
+        if self.or_zero and value == 0:
+            return value
         lo, hi = self.low, self.high
         bad = ((lo is not None and (value < lo or (self.low_open and value == lo)))
                or (hi is not None and (value > hi or (self.high_open and value == hi))))
         if bad:
-            raise ValueError(f"{name} must be {rng}, got {number_text(value)}")
+            raise ValueError(f"{name} must be {rng}, got "
+                             f"{number_text(value if isinstance(given, str) else given)}")
         if self.kind == "float" and math.isinf(value) and self.high is None:
-            raise ValueError(f"{name} must be finite, got {number_text(value)}")
+            raise ValueError(f"{name} must be {rng} and finite, got {number_text(value)}")
         return value
 
 

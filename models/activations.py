@@ -13,6 +13,10 @@ Every activation offers
   ``hard_tanh``: -1 and 1), used by the quadrature of :mod:`absorbphys.models.meanfield`;
 - ``code``: the integer that the cached Numba kernels dispatch on (``-1`` for user functions).
 
+One file past the ~600-line guide: every activation is a handful of small functions in four
+forms (scalar, derivative, accurate difference, NumPy) that must agree, and they are easiest
+to check side by side.
+
 Accurate differences
 --------------------
 ``tanh``: for :math:`a \ge 0` (odd symmetry), :math:`y = e^{-2a}`,

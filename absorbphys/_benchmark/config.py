@@ -30,22 +30,12 @@ reasons) belong together.
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 import re
 from dataclasses import dataclass, field
 
-from absorbphys._params import UsageError, number_text, short
+from absorbphys._params import Param, UsageError, first_line, number_text, short
 
 MODES = ("quick", "full")
-#: Keys of ``Entry.spreading``: required, then optional.
-SPREADING_KEYS = ("size", "t_max", "samples")
-SPREADING_OPTIONAL = ("params", "shift")
-#: Keys of ``Entry.drift``: required, then optional.
-DRIFT_KEYS = ("window", "points", "t_max", "samples")
-DRIFT_OPTIONAL = ("size", "ratio", "n_windows")
-#: Keys of ``Entry.extra`` (tuning of the analysis).
-EXTRA_KEYS = ("n_boot",)
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 
 # Upper bounds of the integer fields: far above every built-in value (in parentheses) and
@@ -228,55 +218,56 @@ class Entry:
 
 
 # ============================================================================ validation
-def _range_text(low=None, high=None, low_open=False, high_open=False) -> str:
-    if low is not None and high is not None:
-        return (f"in {'(' if low_open else '['}{number_text(low)}, {number_text(high)}"
-                f"{')' if high_open else ']'}")
-    if low is not None:
-        return f"{'>' if low_open else '>='} {number_text(low)}"
-    if high is not None:
-        return f"{'<' if high_open else '<='} {number_text(high)}"
-    return ""
+# Every scalar field is a Param (the one validation of model parameters, CLI values and
+# configurations), checked with ``text=False``: JSON has types, so "yes" is not a boolean
+# and "16" not a number. Cross-field rules and the structure of lists and sub-objects follow.
+_SIZE, _POINTS, _SAMPLES = (Param("int", 2, MAX_SIZE), Param("int", 3, MAX_POINTS),
+                            Param("int", 2, MAX_SAMPLES))
+_TIME = Param("float", 4)
+#: Valid values of the scalar fields of an :class:`Entry`.
+FIELDS = {
+    "label": Param("str"), "model": Param("str"), "control": Param("str"),
+    "size": _SIZE, "t_max": _TIME,
+    "sweep_points": _POINTS, "sweep_samples": _SAMPLES,
+    "refine": Param("int", 0, MAX_REFINE),
+    "coarse_t_frac": Param("float", 0, 1, low_open=True),
+    "final_samples": dataclasses.replace(_SAMPLES, or_zero=True),
+    "final_points": dataclasses.replace(_POINTS, or_zero=True),
+    "fit_window": Param("float", 0.1, 1),
+    "coarse_size": dataclasses.replace(_SIZE, or_zero=True),
+    "decay_t_max": dataclasses.replace(_TIME, or_zero=True),
+    "decay_samples": _SAMPLES,
+    "locate_init": Param("str", choices=("full", "seed")),
+    "decay": Param("bool"),
+    "window_halfwidth": Param("float", 0),
+    "fss_t_factor": Param("float", 0, low_open=True),
+    "fss_t_power": Param("float", 0, low_open=True),
+    "fss_samples": _SAMPLES,
+    "fss_t_min": Param("float", 0),
+    "fss_shift": Param("bool"),
+    "beta_t_max": dataclasses.replace(_TIME, or_zero=True),
+    "beta_samples": _SAMPLES,
+    "beta_size": dataclasses.replace(_SIZE, or_zero=True),
+    "beta_t_min": Param("float", 0, 1, high_open=True),
+    "beta_stationary_tol": Param("float", 0, low_open=True),
+    "budget_s": Param("float", 0, low_open=True),
+    "notes": Param("str"),
+}
+#: Keys of ``Entry.spreading`` (``params`` is a dict of model parameters).
+SPREADING = {"size": _SIZE, "t_max": _TIME, "samples": _SAMPLES, "params": None,
+             "shift": Param("bool")}
+SPREADING_REQUIRED = ("size", "t_max", "samples")
+#: Keys of ``Entry.drift`` (``window`` is ``[lo, hi]`` with ``0 < lo < hi``).
+DRIFT = {"window": None, "points": _POINTS, "t_max": _TIME, "samples": _SAMPLES,
+         "size": _SIZE, "ratio": Param("float", 1, low_open=True),
+         "n_windows": Param("int", 2, 20)}
+DRIFT_REQUIRED = ("window", "points", "t_max", "samples")
+#: Keys of ``Entry.extra`` (tuning of the analysis).
+EXTRA = {"n_boot": Param("int", 2, MAX_N_BOOT)}
 
 
-def _is_real(v) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) \
-        and type(v).__name__ != "bool_"
-
-
-def _as_int(v):
-    """Return ``v`` as an int if it is an integer (or an integral finite float)."""
-    if not _is_real(v):
-        return None
-    if isinstance(v, numbers.Integral):
-        return int(v)
-    v = float(v)
-    return int(v) if math.isfinite(v) and v.is_integer() else None
-
-
-def _as_real(v):
-    """Return ``v`` as a finite int/float, else None."""
-    if not _is_real(v):
-        return None
-    v = int(v) if isinstance(v, numbers.Integral) else float(v)
-    return v if math.isfinite(v) else None
-
-
-def _as_bool(v):
-    if isinstance(v, bool) or type(v).__name__ == "bool_":
-        return bool(v)
-    return None
-
-
-def _as_list(v):
-    """Return a list/tuple (or 1-d array) as a list, else None (not strings, dicts)."""
-    if hasattr(v, "tolist") and not isinstance(v, (str, bytes)):
-        v = v.tolist()
-    return list(v) if isinstance(v, (list, tuple)) else None
-
-
-class _Checker:
-    """Validation of one entry: every failure is one line naming the entry and field."""
+class _Entry:
+    """Checks of one entry: every failure is one line naming the entry and field."""
 
     def __init__(self, name):
         self.prefix = f"entry {short(name)}: "
@@ -284,126 +275,113 @@ class _Checker:
     def fail(self, msg):
         raise UsageError(self.prefix + msg)
 
-    def integer(self, key, v, low, high, zero_ok=False):
-        i = _as_int(v)
-        if i is None or not (i >= low or (zero_ok and i == 0)):
-            what = (f"0 or an integer >= {low}" if zero_ok else f"an integer >= {low}")
+    def check(self, key, spec: Param, v):
+        """Return ``v`` checked and coerced by ``spec`` (a one-line error naming ``key``)."""
+        try:
+            return spec.check(key, v, text=False)
+        except (TypeError, ValueError) as exc:
+            self.fail(first_line(exc))
+
+    def items(self, key, v, spec: Param, what: str) -> list:
+        """Return a list field's items checked by ``spec``; ``what`` describes the list."""
+        items = v.tolist() if hasattr(v, "tolist") and not isinstance(v, (str, bytes)) else v
+        try:
+            if not isinstance(items, (list, tuple)):
+                raise TypeError
+            return [spec.check(key, x, text=False) for x in items]
+        except (TypeError, ValueError):
             self.fail(f"{key} must be {what}, got {short(v)}")
-        if i > high:
-            what = (f"0 or an integer in [{low}, {high}]" if zero_ok
-                    else f"an integer in [{low}, {high}]")
-            self.fail(f"{key} must be {what}, got {short(v)}")
-        return i
-
-    def number(self, key, v, low=None, high=None, low_open=False, high_open=False,
-             zero_ok=False, what=None):
-        x = _as_real(v)
-        ok = x is not None and (
-            (zero_ok and x == 0)
-            or ((low is None or x > low or (not low_open and x == low))
-                and (high is None or x < high or (not high_open and x == high))))
-        if not ok:
-            rng = what or _range_text(low, high, low_open, high_open)
-            text = f"a finite number {rng}".rstrip()
-            if zero_ok:
-                text = f"0 or {text}"
-            self.fail(f"{key} must be {text}, got {short(v)}")
-        return x
-
-    def boolean(self, key, v):
-        b = _as_bool(v)
-        if b is None:
-            self.fail(f"{key} must be true or false, got {short(v)}")
-        return b
-
-    def string(self, key, v, nonempty=False):
-        if not isinstance(v, str) or (nonempty and not v.strip()):
-            self.fail(f"{key} must be a {'non-empty ' if nonempty else ''}string, got "
-                      f"{short(v)}")
-        return v
 
     def mapping(self, key, v, what="an object (dict) of parameter names to values"):
         if not isinstance(v, dict) or not all(isinstance(k, str) for k in v):
             self.fail(f"{key} must be {what}, got {short(v)}")
-        return v
+        return dict(v)
+
+    def keys(self, key, obj, specs: dict, required: tuple) -> dict:
+        """Return a sub-object (``spreading``, ``drift``, ``extra``) with its values checked.
+
+        Unknown and missing keys fail; keys whose spec is ``None`` are left to the caller.
+        """
+        optional = [k for k in specs if k not in required]
+        listed = (", ".join(required) + "[, " + ", ".join(optional) + "]" if required
+                  else ", ".join(optional))
+        if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
+            self.fail(f"{key} must be {'null (None) or ' if required else ''}an object "
+                      f"{{{listed}}}, got {short(obj)}")
+        bad = [k for k in obj if k not in specs]
+        if bad:
+            self.fail(f"{key} has unknown key {bad[0]!r}; valid: {', '.join(specs)}")
+        miss = [k for k in required if k not in obj]
+        if miss:
+            self.fail(f"{key} lacks the key {miss[0]!r} (it needs {', '.join(required)})")
+        return {k: (self.check(f"{key}.{k}", specs[k], v) if specs[k] is not None else v)
+                for k, v in obj.items()}
 
 
 def _validate(e: Entry):
     """Validate and normalise every field of an entry (see the :class:`Entry` docstring)."""
     name = e.name
-    c = _Checker(name)
+    c = _Entry(name)
     put = lambda k, v: object.__setattr__(e, k, v)  # noqa: E731 - frozen dataclass
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         c.fail("name must be a non-empty string of letters, digits, '.', '_', '+', '-' "
                f"(not starting with '.', '_', '+' or '-'; it names files), got {short(name)}")
-    c.string("label", e.label)
-    c.string("model", e.model, nonempty=True)
-    c.mapping("params", e.params)
-    c.string("control", e.control, nonempty=True)
-    win = _as_list(e.window)
-    vals = [_as_real(v) for v in win] if win is not None else None
-    if vals is None or len(vals) != 2 or None in vals:
+    for key, spec in FIELDS.items():
+        put(key, c.check(key, spec, getattr(e, key)))
+    for key in ("model", "control"):
+        if not getattr(e, key).strip():
+            c.fail(f"{key} must be a non-empty string, got {short(getattr(e, key))}")
+    put("params", c.mapping("params", e.params))
+    win = c.items("window", e.window, Param("float"), "two finite numbers [low, high]")
+    if len(win) != 2:
         c.fail(f"window must be two finite numbers [low, high], got {short(e.window)}")
-    if not vals[0] < vals[1]:
+    lo, hi = win
+    if not lo < hi:
         c.fail(f"window must have low < high, got {short(e.window)}")
-    put("window", (float(vals[0]), float(vals[1])))
-    put("size", c.integer("size", e.size, 2, MAX_SIZE))
-    put("t_max", c.number("t_max", e.t_max, low=4))
-    put("sweep_points", c.integer("sweep_points", e.sweep_points, 3, MAX_POINTS))
-    put("sweep_samples", c.integer("sweep_samples", e.sweep_samples, 2, MAX_SAMPLES))
-    put("refine", c.integer("refine", e.refine, 0, MAX_REFINE))
-    put("coarse_t_frac", c.number("coarse_t_frac", e.coarse_t_frac, low=0, high=1,
-                                low_open=True))
+    put("window", (lo, hi))
     if e.refine > 0 and e.coarse_t_frac * e.t_max < 4:
         c.fail(f"coarse_t_frac * t_max (the last time of the coarse level) must be >= 4, got "
                f"{number_text(e.coarse_t_frac)} * {number_text(e.t_max)} = "
                f"{e.coarse_t_frac * e.t_max:g}")
-    put("final_samples", c.integer("final_samples", e.final_samples, 2, MAX_SAMPLES,
-                                         zero_ok=True))
-    put("final_points", c.integer("final_points", e.final_points, 3, MAX_POINTS,
-                                        zero_ok=True))
-    put("fit_window", c.number("fit_window", e.fit_window, low=0.1, high=1))
-    put("coarse_size", c.integer("coarse_size", e.coarse_size, 2, MAX_SIZE,
-                                       zero_ok=True))
-    put("decay_t_max", c.number("decay_t_max", e.decay_t_max, low=4, zero_ok=True))
-    put("decay_samples", c.integer("decay_samples", e.decay_samples, 2, MAX_SAMPLES))
-    if e.locate_init not in ("full", "seed"):
-        c.fail(f"locate_init must be 'full' or 'seed', got {short(e.locate_init)}")
-    put("decay", c.boolean("decay", e.decay))
     if e.guess is not None:
         if e.guess != "meanfield":
             c.fail(f"guess must be null (None) or 'meanfield', got {short(e.guess)}")
         if e.control != "sigma_w" or "sigma_b" not in e.params:
             c.fail("guess 'meanfield' needs control 'sigma_w' and 'sigma_b' in params (it "
                    "centres the window on the infinite-width critical line of networks)")
-    put("window_halfwidth", c.number("window_halfwidth", e.window_halfwidth, low=0))
-    put("spreading", _check_spreading(c, e.spreading))
-    put("drift", _check_drift(c, e.drift))
-    put("fss_sizes", _check_fss_sizes(c, e.fss_sizes))
-    put("fss_t_factor", c.number("fss_t_factor", e.fss_t_factor, low=0, low_open=True))
-    put("fss_t_power", c.number("fss_t_power", e.fss_t_power, low=0, low_open=True))
-    put("fss_samples", c.integer("fss_samples", e.fss_samples, 2, MAX_SAMPLES))
-    put("fss_t_min", c.number("fss_t_min", e.fss_t_min, low=0, high=e.fss_t_factor,
-                            high_open=True,
-                            what=f"in [0, fss_t_factor) = [0, {number_text(e.fss_t_factor)})"))
-    put("fss_shift", c.boolean("fss_shift", e.fss_shift))
-    put("beta_offsets", _check_beta_offsets(c, e.beta_offsets))
-    put("beta_t_max", c.number("beta_t_max", e.beta_t_max, low=4, zero_ok=True))
-    put("beta_samples", c.integer("beta_samples", e.beta_samples, 2, MAX_SAMPLES))
-    put("beta_size", c.integer("beta_size", e.beta_size, 2, MAX_SIZE, zero_ok=True))
-    put("beta_t_min", c.number("beta_t_min", e.beta_t_min, low=0, high=1, high_open=True))
-    put("beta_stationary_tol", c.number("beta_stationary_tol", e.beta_stationary_tol, low=0,
-                                      low_open=True))
-    put("budget_s", c.number("budget_s", e.budget_s, low=0, low_open=True))
-    c.string("notes", e.notes)
-    c.mapping("extra", e.extra, what="an object (dict) with the keys "
-                                     + ", ".join(map(repr, EXTRA_KEYS)))
-    bad = [k for k in e.extra if k not in EXTRA_KEYS]
-    if bad:
-        c.fail(f"extra has unknown key {bad[0]!r}; valid: {', '.join(EXTRA_KEYS)}")
-    if "n_boot" in e.extra:
-        put("extra", {**e.extra, "n_boot": c.integer("extra.n_boot", e.extra["n_boot"], 2,
-                                                         MAX_N_BOOT)})
+    if e.spreading is not None:
+        sp = c.keys("spreading", e.spreading, SPREADING, SPREADING_REQUIRED)
+        if "params" in sp:
+            sp["params"] = c.mapping("spreading.params", sp["params"])
+        put("spreading", sp)
+    if e.drift is not None:
+        dr = c.keys("drift", e.drift, DRIFT, DRIFT_REQUIRED)
+        what = "[lo, hi] with 0 < lo < hi (a geometric grid)"
+        w = c.items("drift.window", dr["window"], Param("float", 0, low_open=True), what)
+        if len(w) != 2 or not w[0] < w[1]:
+            c.fail(f"drift.window must be {what}, got {short(dr['window'])}")
+        put("drift", {**dr, "window": tuple(w)})
+    sizes = c.items("fss_sizes", e.fss_sizes, _SIZE,
+                    f"a list of sizes, each {_SIZE.describe()}")
+    if len(set(sizes)) != len(sizes):
+        c.fail(f"fss_sizes must not repeat a size, got {short(e.fss_sizes)}")
+    if len(sizes) == 1:
+        c.fail(f"fss_sizes must be empty (no FSS) or hold at least 2 sizes (a collapse needs "
+               f"two), got {short(e.fss_sizes)}")
+    put("fss_sizes", tuple(sizes))
+    if e.fss_t_min >= e.fss_t_factor:
+        c.fail(f"fss_t_min must be below fss_t_factor (= {number_text(e.fss_t_factor)}: the "
+               f"collapse needs times before the last), got {number_text(e.fss_t_min)}")
+    offsets = c.items("beta_offsets", e.beta_offsets, Param("float", 0, low_open=True),
+                      "a list of finite numbers > 0 (relative distances above the critical "
+                      "point)")
+    if any(b <= a for a, b in zip(offsets, offsets[1:])):
+        c.fail(f"beta_offsets must be strictly increasing, got {short(e.beta_offsets)}")
+    if 0 < len(offsets) < 3:
+        c.fail(f"beta_offsets must be empty (no beta) or hold at least 3 offsets (the fit of "
+               f"beta needs three points), got {short(e.beta_offsets)}")
+    put("beta_offsets", tuple(offsets))
+    put("extra", c.keys("extra", e.extra, EXTRA, ()))
     if not e.decay_t_max:
         put("decay_t_max", e.t_max)
     if not e.beta_t_max:
@@ -432,7 +410,7 @@ def _stage_samples(e: Entry) -> dict:
     return out
 
 
-def _check_total_samples(c: _Checker, e: Entry):
+def _check_total_samples(c: _Entry, e: Entry):
     """Refuse an entry whose stages simulate more than :data:`MAX_TOTAL_SAMPLES` samples."""
     parts = _stage_samples(e)
     total = sum(parts.values())
@@ -440,86 +418,6 @@ def _check_total_samples(c: _Checker, e: Entry):
         worst = max(parts, key=parts.get)
         c.fail(f"the stages would simulate {total:.3g} samples in all, at most "
                f"{MAX_TOTAL_SAMPLES:.0e}; most of them come from {worst} ({parts[worst]:.3g})")
-
-
-def _check_keys(c: _Checker, name, obj, required, optional):
-    """Check a sub-object of an entry (``spreading``, ``drift``): known keys, none missing."""
-    keys = ", ".join(required) + "[, " + ", ".join(optional) + "]"
-    if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
-        c.fail(f"{name} must be null (None) or an object {{{keys}}}, got {short(obj)}")
-    bad = [k for k in obj if k not in required + optional]
-    if bad:
-        c.fail(f"{name} has unknown key {bad[0]!r}; valid: {', '.join(required + optional)}")
-    miss = [k for k in required if k not in obj]
-    if miss:
-        c.fail(f"{name} lacks the key {miss[0]!r} (it needs {', '.join(required)})")
-
-
-def _check_spreading(c: _Checker, sp):
-    if sp is None:
-        return None
-    _check_keys(c, "spreading", sp, SPREADING_KEYS, SPREADING_OPTIONAL)
-    out = dict(sp)
-    out["size"] = c.integer("spreading.size", sp["size"], 2, MAX_SIZE)
-    out["t_max"] = c.number("spreading.t_max", sp["t_max"], low=4)
-    out["samples"] = c.integer("spreading.samples", sp["samples"], 2, MAX_SAMPLES)
-    if "params" in sp:
-        out["params"] = dict(c.mapping("spreading.params", sp["params"]))
-    if "shift" in sp:
-        out["shift"] = c.boolean("spreading.shift", sp["shift"])
-    return out
-
-
-def _check_drift(c: _Checker, dr):
-    if dr is None:
-        return None
-    _check_keys(c, "drift", dr, DRIFT_KEYS, DRIFT_OPTIONAL)
-    w = _as_list(dr["window"])
-    if w is None or len(w) != 2 or not all(_is_real(x) for x in w) \
-            or not 0 < float(w[0]) < float(w[1]) < math.inf:
-        c.fail(f"drift.window must be [lo, hi] with 0 < lo < hi (a geometric grid), got "
-               f"{short(dr['window'])}")
-    out = dict(dr)
-    out["window"] = (float(w[0]), float(w[1]))
-    out["points"] = c.integer("drift.points", dr["points"], 3, MAX_POINTS)
-    out["t_max"] = c.number("drift.t_max", dr["t_max"], low=4)
-    out["samples"] = c.integer("drift.samples", dr["samples"], 2, MAX_SAMPLES)
-    if "size" in dr:
-        out["size"] = c.integer("drift.size", dr["size"], 2, MAX_SIZE)
-    if "ratio" in dr:
-        out["ratio"] = c.number("drift.ratio", dr["ratio"], low=1, low_open=True)
-    if "n_windows" in dr:
-        out["n_windows"] = c.integer("drift.n_windows", dr["n_windows"], 2, 20)
-    return out
-
-
-def _check_fss_sizes(c: _Checker, v):
-    items = _as_list(v)
-    ints = [_as_int(x) for x in items] if items is not None else None
-    if ints is None or any(i is None or i < 2 for i in ints):
-        c.fail(f"fss_sizes must be a list of integers >= 2, got {short(v)}")
-    if any(i > MAX_SIZE for i in ints):
-        c.fail(f"fss_sizes must be a list of integers in [2, {MAX_SIZE}], got {short(v)}")
-    if len(set(ints)) != len(ints):
-        c.fail(f"fss_sizes must not repeat a size, got {short(v)}")
-    if len(ints) == 1:
-        c.fail(f"fss_sizes must be empty (no FSS) or hold at least 2 sizes (a collapse needs "
-               f"two), got {short(v)}")
-    return tuple(ints)
-
-
-def _check_beta_offsets(c: _Checker, v):
-    items = _as_list(v)
-    xs = [_as_real(x) for x in items] if items is not None else None
-    if xs is None or any(x is None or x <= 0 for x in xs):
-        c.fail(f"beta_offsets must be a list of finite numbers > 0 (relative distances "
-               f"above the critical point), got {short(v)}")
-    if any(b <= a for a, b in zip(xs, xs[1:])):
-        c.fail(f"beta_offsets must be strictly increasing, got {short(v)}")
-    if 0 < len(xs) < 3:
-        c.fail(f"beta_offsets must be empty (no beta) or hold at least 3 offsets (the fit of "
-               f"beta needs three points), got {short(v)}")
-    return tuple(float(x) for x in xs)
 
 
 def _quick() -> list[Entry]:

@@ -30,6 +30,27 @@ def test_param_messages_name_parameter_and_range():
         Param("float", 0).check("lam", float("nan"))
 
 
+def test_param_typed_values_and_the_unset_zero():
+    # text=False (JSON files, Python code): text is not a number or a boolean
+    with pytest.raises(TypeError, match=r"^t_max must be in \[4, inf\), got '16'$"):
+        Param("float", 4).check("t_max", "16", text=False)
+    with pytest.raises(TypeError, match=r"^decay must be true or false, got 'yes'$"):
+        Param("bool").check("decay", "yes", text=False)
+    with pytest.raises(TypeError, match=r"^decay must be true or false, got 1$"):
+        Param("bool").check("decay", 1, text=False)
+    assert Param("bool").check("decay", np.bool_(True), text=False) is True
+    assert Param("bool").check("decay", "yes") is True          # command-line text
+    # or_zero: 0 is the "not set" value beside a range that excludes it
+    spec = Param("int", 2, 100, or_zero=True)
+    assert spec.describe() == "0 or an integer in [2, 100]"
+    assert spec.check("final_samples", 0) == 0 and spec.check("final_samples", 64.0) == 64
+    with pytest.raises(ValueError, match=r"^final_samples must be 0 or an integer in \[2, "
+                                         r"100\], got 1e\+18$"):
+        spec.check("final_samples", 1e18)     # echoed as written, not as 19 digits
+    with pytest.raises(ValueError, match=r"^t_max must be in \[4, inf\) and finite, got inf$"):
+        Param("float", 4).check("t_max", float("inf"))
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.one_of(st.floats(allow_nan=True), st.integers(-10, 10), st.text(max_size=4),
                  st.none(), st.booleans()))

@@ -334,8 +334,8 @@ def test_benchmark_nested_and_total_limits(tmp_path, capsys):
          rf"spreading\.samples must be an integer in \[2, {MAX_SAMPLES}\]"),
         ({"spreading": {"size": 1e18, "t_max": 16, "samples": 4}},
          rf"spreading\.size must be an integer in \[2, {MAX_SIZE}\]"),
-        ({"fss_sizes": [8, 10**18]}, rf"fss_sizes must be a list of integers in \[2, "
-                                     rf"{MAX_SIZE}\]"),
+        ({"fss_sizes": [8, 10**18]}, rf"fss_sizes must be a list of sizes, each an "
+                                     rf"integer in \[2, {MAX_SIZE}\]"),
         ({"extra": {"n_boot": 10**9}}, rf"extra\.n_boot must be an integer in \[2, "
                                        rf"{MAX_N_BOOT}\]"),
         ({"sweep_points": MAX_POINTS, "sweep_samples": MAX_SAMPLES, "refine": 0},
