@@ -106,6 +106,38 @@ def test_cnn_stack_reproduces_builtin_cnn_including_seed_observables():
         assert np.max(np.abs(z_scores(seed[var].values[:, 1:], ref[var].values[:, 1:]))) < 4
 
 
+def conv2_init(rng, channels, sigma_w, sigma_b, kernel_size):
+    """One layer of CNN(dim=2): W[kx, ky, c', c] ~ N(0, sigma_w^2 / (C K^2))."""
+    W = rng.standard_normal((kernel_size, kernel_size, channels, channels))
+    return (W * (sigma_w / math.sqrt(channels * kernel_size ** 2)),
+            rng.standard_normal(channels) * sigma_b)
+
+
+def conv2_apply(p, h):
+    """Circular 2-D convolution over the site axes (-3, -2)."""
+    W, b = p
+    a, o0 = np.tanh(h), W.shape[0] // 2
+    return b + sum(np.roll(a, (o0 - i, o0 - j), axis=(-3, -2)) @ W[i, j]
+                   for i in range(W.shape[0]) for j in range(W.shape[1]))
+
+
+def test_two_dimensional_conv_stack_reproduces_builtin_cnn():
+    Conv2 = LayerStack.define("_ls_cnn2", conv2_init, conv2_apply, dim=2,
+                              params={**SIGMAS, "kernel_size": Param("int", 1, default=3)})
+    n, t = 300, 12
+    ref = per_sample(CNN(8, 4, 1.4, 0.3, dim=2, q0=1.0), t, n, seed=1)
+    same = per_sample(Conv2(L=8, channels=4, sigma_w=1.4, sigma_b=0.3), t, n, seed=2)
+    assert same.attrs["dim"] == 2 and same.attrs["size"] == 64
+    assert np.max(np.abs(z_scores(same.rho.values, ref.rho.values))) < 4
+    wrong = per_sample(Conv2(L=8, channels=4, sigma_w=1.8, sigma_b=0.3), t, n, seed=2)
+    assert np.max(np.abs(z_scores(wrong.rho.values, ref.rho.values))) > 8
+    # a seed at site (0, 0) spreads over the grid as in the built-in 2-D CNN
+    ref = per_sample(CNN(8, 4, 1.4, 0.3, dim=2, q0=1.0), 4, 150, seed=3, init="seed")
+    seed = per_sample(Conv2(8, 4, 1.4, 0.3), 4, 150, seed=4, init="seed")
+    for var in ("n_active", "r2"):
+        assert np.max(np.abs(z_scores(seed[var].values[:, 1:], ref[var].values[:, 1:]))) < 4
+
+
 # ------------------------------------------------------------------ reproducibility
 def test_seed_batches_threads_and_chunks_do_not_change_results(monkeypatch):
     p = LsMLP(32, 1.5, 0.3)
@@ -350,6 +382,34 @@ def test_jax_stack_reproduces_builtin_mlp(jax_mlp, mlp_ref):
     np.testing.assert_allclose(same.rho.values[:, 0],
                                per_sample(LsMLP(64, 1.4, 0.3), 1, n, seed=2).rho.values[:, 0],
                                rtol=1e-13)
+
+
+def test_flax_module_stack_reproduces_builtin_mlp(mlp_ref):
+    """A Flax module as the layer (the guide's example): the built-in MLP in distribution."""
+    nn = pytest.importorskip("flax.linen")
+    jnp = pytest.importorskip("jax").numpy
+
+    class TanhDense(nn.Module):
+        width: int
+        sigma_w: float = 1.0
+        sigma_b: float = 0.0
+
+        @nn.compact
+        def __call__(self, h):
+            std = self.sigma_w / jnp.sqrt(self.width)   # traced: one compilation per width
+            return nn.Dense(self.width, kernel_init=nn.initializers.normal(std),
+                            bias_init=nn.initializers.normal(self.sigma_b))(jnp.tanh(h))
+
+    FlaxMLP = LayerStack.define(
+        "_ls_flax_mlp", lambda key, width, sigma_w, sigma_b: TanhDense(
+            width, sigma_w, sigma_b).init(key, jnp.zeros((width,))),
+        lambda v, h: TanhDense(h.shape[-1]).apply(v, h), params=SIGMAS, framework="jax")
+    n, t, ref = 250, 20, mlp_ref
+    same = per_sample(FlaxMLP(64, 1.4, 0.3), t, n, seed=2).rho.values
+    assert np.max(np.abs(z_scores(same, ref))) < 4, z_scores(same, ref)
+    wrong = per_sample(FlaxMLP(64, 1.6, 0.3), t, n, seed=2).rho.values
+    assert np.max(np.abs(z_scores(wrong, ref))) > 8
+    assert not FlaxMLP._spec.flags["static_floats"]   # sigma_w reached the initialiser traced
 
 
 def test_jax_stack_is_reproducible_across_batches_and_chunks(jax_mlp, monkeypatch):
