@@ -8,6 +8,7 @@ accessor ``ds.absorb``) turns into critical points, exponents and universality c
 """
 
 import importlib.util
+from pathlib import Path
 
 from absorbphys import config
 from absorbphys._io import AbsorbphysWarning, load, save
@@ -22,8 +23,6 @@ from absorbphys.config import set_options
 
 def _check_installation():
     """Refuse to mix checkouts: absorbphys.models/.analysis must come with this absorbphys."""
-    from pathlib import Path
-
     root = Path(__file__).resolve().parent
     for sub in ("analysis", "models"):
         spec = importlib.util.find_spec(f"absorbphys.{sub}")

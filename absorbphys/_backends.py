@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from absorbphys._params import UsageError
+from absorbphys.config import get_option
 
 BACKENDS = ("cpu", "cuda", "auto")
 
@@ -10,7 +11,7 @@ BACKENDS = ("cpu", "cuda", "auto")
 def cuda_available() -> bool:
     """Return whether a CUDA GPU can be used (numba-cuda installed and a device present)."""
     try:
-        from numba import cuda
+        from numba import cuda  # deferred: numba-cuda (optional) loads only for CUDA
     except Exception:
         return False
     try:
@@ -35,7 +36,6 @@ def resolve_backend(backend, process=None) -> str:
     str
     """
     if backend is None:
-        from absorbphys.config import get_option
 
         backend = get_option("backend")
         if backend not in BACKENDS:

@@ -335,7 +335,7 @@ def _available_memory() -> float | None:
 def _data_bytes(p: Path) -> float | None:
     """Uncompressed size of every variable in a netCDF4 file (None if unreadable)."""
     try:
-        import netCDF4
+        import netCDF4  # deferred: read only when a file is checked
 
         with netCDF4.Dataset(p) as nc:
             total = 0.0

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import sys
 
+from absorbphys.config import show_progress
+
 
 class Progress:
     """Context manager around a :class:`tqdm.auto.tqdm` bar (or nothing, when disabled).
@@ -32,8 +34,6 @@ class Progress:
     """
 
     def __init__(self, total, desc="", enabled=None, unit="it", stream=None):
-        from absorbphys.config import show_progress
-
         self.total = max(int(total), 1)
         self.desc = desc
         self.unit = unit
@@ -44,7 +44,7 @@ class Progress:
 
     def __enter__(self):
         if self.enabled:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # deferred: tqdm.auto probes for Jupyter
 
             self._bar = tqdm(total=self.total, desc=self.desc, unit=self.unit,
                              file=self.stream or sys.stderr, leave=True, dynamic_ncols=True,
@@ -101,8 +101,6 @@ def compile_notice(what: str, enabled=None, stream=None):
     ------
     None
     """
-    from absorbphys.config import show_progress
-
     if not (show_progress() if enabled is None else enabled):
         yield
         return

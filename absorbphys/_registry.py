@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from importlib import import_module, metadata
 
 from absorbphys._params import UsageError, first_line
+from absorbphys._process import AbsorbingProcess
 
 ENTRY_POINT_GROUP = "absorbphys.models"
 
@@ -33,7 +35,6 @@ def register(cls=None, *, name=None):
     type
         ``cls`` unchanged.
     """
-    from absorbphys._process import AbsorbingProcess
 
     def deco(c):
         if not (isinstance(c, type) and issubclass(c, AbsorbingProcess)):
@@ -61,7 +62,6 @@ def _load_entry_point(ep, strict: bool):
                f"{type(exc).__name__}: {first_line(exc)}")
         if strict:
             raise UsageError(msg) from None
-        import warnings
 
         warnings.warn(f"absorbphys: {msg}", RuntimeWarning, stacklevel=3)
 

@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 
+import numba
 import numpy as np
 import xarray as xr
 
@@ -19,6 +20,7 @@ from absorbphys._params import INT_MAX, UsageError, check_int
 from absorbphys._process import NOT_COORDINATES, STANDARD_OBSERVABLES, AbsorbingProcess
 from absorbphys._progress import Progress, compile_notice
 from absorbphys._version import __version__
+from absorbphys.config import configure_numba
 
 # CF metadata: every observable is dimensionless ("1"); the time coordinate counts steps,
 # Monte Carlo sweeps or layers (not UDUNITS units): units "1", axis "T", the kind of time in
@@ -325,7 +327,6 @@ def simulate(process: AbsorbingProcess, t_max, samples=1, init="full", seed=0,
     init = process._check_init(init)
     tarr = make_times(process, t_max, times)
     backend = resolve_backend(backend, process)
-    from absorbphys.config import configure_numba
 
     configure_numba()
     # work and memory are estimated from the final grid before anything runs
@@ -412,7 +413,7 @@ def _available_memory() -> int | None:
     except (ValueError, OSError, AttributeError):
         pass
     try:
-        import resource
+        import resource  # POSIX only: imported where it is used
 
         soft = resource.getrlimit(resource.RLIMIT_AS)[0]
         if soft != resource.RLIM_INFINITY:
@@ -449,8 +450,6 @@ def preflight(process: AbsorbingProcess, times: np.ndarray, samples: int, batche
 
 def _check_memory(process: AbsorbingProcess, parallel: int) -> None:
     """Refuse a run whose samples in parallel cannot fit in memory (one-line ValueError)."""
-    import numba
-
     need = process._state_bytes()
     avail = _available_memory()
     if not need or not avail:
@@ -482,8 +481,6 @@ def _check_output_memory(batches: int, n_times: int) -> None:
 
 
 def _chunk_size(batches: int) -> int:
-    import numba
-
     threads = max(1, numba.get_num_threads())
     target = max(threads, int(math.ceil(batches / 20)))
     return int(math.ceil(target / threads) * threads)

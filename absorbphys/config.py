@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 import sys
 
+import numba
+
 _DEFAULTS = {
     "progress": None,  # None = auto (stderr is a TTY)
     "threading_layer": "workqueue",
@@ -112,7 +114,6 @@ def configure_numba():
     """Apply the threading layer before the first parallel kernel (idempotent)."""
     if "NUMBA_THREADING_LAYER" in os.environ:
         return
-    import numba
 
     layer = OPTIONS["threading_layer"]
     if numba.config.THREADING_LAYER != layer:

@@ -74,8 +74,8 @@ Plots (return ``(fig, axes)``, never call ``plt.show()``)
 from ._accessor import register as _register_accessors
 from ._catalog import EXPONENTS, catalog, class_exponents, compare, fss_exponents
 from ._classify import Verdict, analyze, classify
-from ._collapse import collapse, scaled_curves
-from ._critical import critical_drift, critical_point, late_curvature
+from ._collapse import N_BOOT_MAX, collapse, scaled_curves
+from ._critical import QUADRATIC_FROM, critical_drift, critical_point, late_curvature
 from ._decay import (
     effective_exponent,
     fit_power_law,
@@ -95,6 +95,8 @@ __all__ = [
     "EXPONENTS",
     "FAMILIES",
     "GROUPS",
+    "N_BOOT_MAX",
+    "QUADRATIC_FROM",
     "RESOLUTION",
     "Estimate",
     "Verdict",

@@ -291,7 +291,7 @@ def compare(estimates, classes=None, dim=None, size_kind=None, alpha=ALPHA):
         ``chi2``, ``ndof``, ``p_value``, ``consistent`` and ``complete`` (0/1), ``rank``
         (1 = best) and ``name``.
     """
-    from scipy.stats import chi2 as _chi2
+    from scipy.stats import chi2 as _chi2  # deferred: scipy.stats takes seconds to import
 
     alpha = check_alpha(alpha)
     dim = check_dim(dim)

@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
+from absorbphys._params import check_int
+
 from ._catalog import ALPHA, EXPONENTS, check_alpha, check_classes, check_dim, dim_range
 from ._collapse import N_BOOT_MAX, collapse
 from ._critical import critical_point
 from ._decay import fit_power_law, kappa, spreading
-from ._estimate import Estimate, estimates
+from ._estimate import Estimate, as_estimate, estimates
+from ._estimate import estimates as _result_estimates
 from ._off_critical import fit_beta, fit_nu_par
 from ._verdict import decide, groups_of
 
@@ -37,8 +40,6 @@ def _role(ds: xr.Dataset) -> str:
 
 def _check_boot(n_boot, seed):
     """Validate ``n_boot`` (in [2, N_BOOT_MAX]) and ``seed`` (an integer >= 0)."""
-    from absorbphys._params import check_int
-
     return check_int("n_boot", n_boot, low=2, high=N_BOOT_MAX), check_int("seed", seed, low=0)
 
 
@@ -422,9 +423,6 @@ def classify(*datasets, estimates=None, classes=None, dim=None, alpha=ALPHA, n_b
     -------
     Verdict
     """
-    from ._estimate import as_estimate
-    from ._estimate import estimates as _result_estimates
-
     alpha = check_alpha(alpha)
     n_boot, seed = _check_boot(n_boot, seed)
     classes = check_classes(classes)

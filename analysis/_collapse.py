@@ -121,7 +121,7 @@ def _objective(form, lnY, dlnY, min_overlap):
 
 def _minimise(f, starts, rel_step=0.05, every=False):
     """Run Nelder-Mead from each start; return the best result (``every``: all, best first)."""
-    from scipy.optimize import minimize
+    from scipy.optimize import minimize  # deferred: scipy.optimize is slow to import
 
     res = []
     for s in starts:

@@ -116,7 +116,7 @@ def window_drift(lnt, lny, transform=None):
 
 def corrected_fit(lnt, lny, p0, omega):
     """Fit ``ln y = lnA - delta ln t + ln(1 + a t^-omega)`` (omega free if None)."""
-    from scipy.optimize import least_squares
+    from scipy.optimize import least_squares  # deferred: scipy.optimize is slow to import
 
     ok = np.isfinite(lny)
     npar = 3 if omega is not None else 4

@@ -5,11 +5,17 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from ._collapse import scaled_curves
+from ._core import jackknife_error, replicate_means
+from ._data import curves
+from ._decay import effective_exponent
+from ._estimate import as_estimate
+
 
 def _figure(ax=None, nrows=1, ncols=1, **kw):
     if ax is not None:
         return ax.figure, ax
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # deferred: matplotlib, only when plotting
 
     fig = Figure(**kw)
     return fig, fig.subplots(nrows, ncols, squeeze=True)
@@ -55,10 +61,6 @@ def plot_decay(obj, var="rho", b=4.0, dim="t", sample_dim="batch", curve_dim=Non
     axes : numpy.ndarray of matplotlib.axes.Axes, or matplotlib.axes.Axes
         ``[decay, effective exponent]`` (the single Axes when one was given).
     """
-    from ._core import jackknife_error, replicate_means
-    from ._data import curves
-    from ._decay import effective_exponent
-
     c = curves(obj, var, dim, sample_dim)
     if len(c.extra_dims) > 1:
         raise ValueError(f"plot_decay: at most one swept dimension, got {c.extra_dims}; "
@@ -131,8 +133,6 @@ def plot_collapse(data, result, var="rho", dim="t", sample_dim="batch", ax=None,
     fig : matplotlib.figure.Figure
     ax : matplotlib.axes.Axes
     """
-    from ._collapse import scaled_curves
-
     sc = scaled_curves(data, result, var, dim, sample_dim)
     fig, ax = _figure(ax, figsize=figsize)
     form, cd = result.attrs["form"], result.attrs["curve_dim"]
@@ -231,8 +231,6 @@ def plot_phase_diagram(line, error=None, x=None, points=None, labels=("chaotic",
     fig : matplotlib.figure.Figure
     ax : matplotlib.axes.Axes
     """
-    from ._estimate import as_estimate
-
     if isinstance(line, xr.DataArray):
         if line.ndim != 1:
             raise ValueError("line: a 1-d DataArray (critical value vs one parameter)")

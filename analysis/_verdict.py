@@ -119,7 +119,7 @@ def decide(estimates: dict, dim=None, size_kind=None, classes=None, alpha=ALPHA,
         every group) and ``table`` (the :func:`compare` Dataset in this ranking, with
         ``consistent`` meaning every group and ``groups`` the resolving groups per class).
     """
-    from scipy.stats import chi2 as _chi2
+    from scipy.stats import chi2 as _chi2  # deferred: scipy.stats takes seconds to import
 
     meas = {k: v for k, v in estimates.items()
             if k in EXPONENTS and isinstance(v, Estimate) and v.error > 0

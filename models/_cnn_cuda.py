@@ -30,6 +30,8 @@ from absorbphys.kernels import cuda as _cuda
 from absorbphys.kernels.rng import STREAM_DYNAMICS, STREAM_INPUT, STREAM_WEIGHTS
 from absorbphys.kernels.sums import alloc_sums, record_sums, sums_dict
 from absorbphys.models import _cnn_cpu, _mlp_cuda
+from absorbphys.models.activations import get_activation
+from absorbphys.models.meanfield import init_rho
 
 cuda = _cuda.require()
 DEV = _cuda.device_rng()
@@ -357,9 +359,6 @@ def run_process(process, times, edges, init, seed):
         Per-batch sums ``rho``, ``rho2``, ``survival`` and, for seed runs, ``n_active`` and
         ``r2``.
     """
-    from absorbphys.models.activations import get_activation
-    from absorbphys.models.meanfield import init_rho
-
     sums = cnn(get_activation(process.activation), process.L, process.dim,
                            process.channels, process.kernel_size, bool(process.weight_sharing),
                            float(process.sigma_w), float(process.sigma_b),

@@ -38,6 +38,8 @@ from absorbphys.kernels import cuda as _cuda
 from absorbphys.kernels.rng import STREAM_DYNAMICS, STREAM_INPUT, STREAM_WEIGHTS
 from absorbphys.kernels.sums import alloc_sums
 from absorbphys.models import activations as _act
+from absorbphys.models.activations import get_activation
+from absorbphys.models.meanfield import init_rho
 
 cuda = _cuda.require()
 DEV = _cuda.device_rng()
@@ -531,9 +533,6 @@ def run_process(process, times, edges, init, seed):
     dict of str to numpy.ndarray
         Per-batch sums ``rho``, ``rho2``, ``survival`` and, for seed runs, ``n_active``.
     """
-    from absorbphys.models.activations import get_activation
-    from absorbphys.models.meanfield import init_rho
-
     act = get_activation(process.activation)
     args = (act, process.width, float(process.sigma_w), float(process.sigma_b),
             process.input_variance(), init_rho(init, process.seed_rho), times, edges,

@@ -163,7 +163,7 @@ class CNN(AbsorbingProcess):
 
     def _run(self, backend, times, sample_edges, init, seed):
         if backend == "cuda":
-            from absorbphys.models import _cnn_cuda
+            from absorbphys.models import _cnn_cuda  # deferred: CUDA kernels need numba-cuda
 
             return _cnn_cuda.run_process(self, times, sample_edges, init, seed)
         act = get_activation(self.activation)

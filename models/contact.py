@@ -131,10 +131,10 @@ class ContactProcess(_ContactBase):
         _check_events(self, int(self.L) ** int(self.dim), t_max, samples, init)
 
     def _run(self, backend, times, sample_edges, init, seed):
-        from absorbphys.models import _contact_cpu
+        from absorbphys.models import _contact_cpu  # deferred: kernels load on first use
 
         if backend == "cuda":
-            from absorbphys.models import _contact_cuda
+            from absorbphys.models import _contact_cuda  # deferred: CUDA kernels need numba-cuda
 
             return _contact_cuda.run_process(self, times, sample_edges, init, seed)
         return sums_dict(_contact_cpu.run_contact(
@@ -189,10 +189,10 @@ class MeanFieldContactProcess(_ContactBase):
         _check_events(self, int(self.N), t_max, samples, init)
 
     def _run(self, backend, times, sample_edges, init, seed):
-        from absorbphys.models import _contact_cpu
+        from absorbphys.models import _contact_cpu  # deferred: kernels load on first use
 
         if backend == "cuda":
-            from absorbphys.models import _contact_cuda
+            from absorbphys.models import _contact_cuda  # deferred: CUDA kernels need numba-cuda
 
             return _contact_cuda.run_process(self, times, sample_edges, init, seed)
         return sums_dict(_contact_cpu.run_mean_field_contact(

@@ -90,13 +90,13 @@ class _DKBase(AbsorbingProcess):
         return 2 * (int(self.L) ** int(self.dim) // 8)  # two bit-packed lattices at least
 
     def _run(self, backend, times, sample_edges, init, seed):
-        from absorbphys.models import _dk_cpu
+        from absorbphys.models import _dk_cpu  # deferred: kernels load on first use
 
         times = np.ascontiguousarray(times, dtype=np.int64)
         edges = np.ascontiguousarray(sample_edges, dtype=np.int64)
         seed_init = init == "seed"
         if backend == "cuda":
-            from absorbphys.models import _dk_cuda
+            from absorbphys.models import _dk_cuda  # deferred: CUDA kernels need numba-cuda
 
             return sums_dict(_dk_cuda.run_process(self, times, edges, init, seed), seed_init)
         if self.dim == 1:

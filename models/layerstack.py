@@ -143,8 +143,7 @@ def _first_line(exc: BaseException, limit: int = 160) -> str:
 
 
 def _import_jax():
-    # deferred: JAX is an optional extra (and slow to import)
-    try:
+    try:  # deferred: JAX is an optional extra (and slow to import)
         import jax
     except ImportError:
         raise UsageError(f"framework='jax' needs JAX, which is not installed: {_JAX_HINT}") \

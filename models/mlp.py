@@ -177,7 +177,7 @@ class MLP(AbsorbingProcess):
 
     def _run(self, backend, times, sample_edges, init, seed):
         if backend == "cuda":
-            from absorbphys.models import _mlp_cuda
+            from absorbphys.models import _mlp_cuda  # deferred: CUDA kernels need numba-cuda
 
             return _mlp_cuda.run_process(self, times, sample_edges, init, seed)
         act = get_activation(self.activation)

@@ -30,10 +30,13 @@ reasons) belong together.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from absorbphys._params import Param, UsageError, first_line, number_text, short
+from absorbphys.analysis import N_BOOT_MAX
 
 MODES = ("quick", "full")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
@@ -48,8 +51,8 @@ MAX_POINTS = 1000
 MAX_SAMPLES = 10**7
 #: Refinement levels after the coarse sweep (3).
 MAX_REFINE = 20
-#: Bootstrap resamples of the collapse (50; the limit of ``absorbphys.analysis.collapse``).
-MAX_N_BOOT = 100_000
+#: Bootstrap resamples of the collapse (50): the limit of ``absorbphys.analysis.collapse``.
+MAX_N_BOOT = N_BOOT_MAX
 #: Samples simulated by one entry over all its stages (about 4e5 in full mode): a bound on
 #: the combined cost of fields that are each within range (e.g. 1000 points x 1e7 samples).
 MAX_TOTAL_SAMPLES = 10**9
@@ -660,9 +663,6 @@ def load_config(path) -> list[Entry]:
         Unreadable file, unknown or missing fields, a field with a wrong type or out of its
         range (one line naming the entry and field; see :class:`Entry`).
     """
-    import json
-    from pathlib import Path
-
     p = Path(path)
     try:
         data = json.loads(p.read_text())

@@ -23,13 +23,13 @@ from absorbphys.analysis import (
 
 # ============================================================================ figures
 def _figure(w=6.4, h=4.8):
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # deferred: matplotlib, only for figures
 
     return Figure(figsize=(w, h), dpi=100, layout="constrained")
 
 
 def _cmap():
-    import matplotlib
+    import matplotlib  # deferred: matplotlib, only for figures
 
     return matplotlib.colormaps["viridis"]
 
@@ -144,7 +144,7 @@ def fig_decay(name, row, datasets, results):
         xs = np.atleast_1d(sw[ctrl].values).astype(float)
         t = sw["t"].values.astype(float)
         cmap = _cmap()
-        from matplotlib.colors import Normalize
+        from matplotlib.colors import Normalize  # deferred: matplotlib, only for figures
 
         norm = Normalize(xs.min(), xs.max() if xs.max() > xs.min() else xs.min() + 1)
         many = len(xs) > 3
@@ -154,7 +154,7 @@ def fig_decay(name, row, datasets, results):
             ax.plot(t[ok], y[ok], color=cmap(norm(x)), lw=0.9, alpha=0.7,
                     label=None if many else f"{ctrl} = {x:.5g}")
         if many:
-            from matplotlib.cm import ScalarMappable
+            from matplotlib.cm import ScalarMappable  # deferred: matplotlib, only for figures
 
             cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=[ax, ax2],
                               label=f"{ctrl} of the sweep (last level)", shrink=0.6)
@@ -349,7 +349,7 @@ def fig_classes(result):
         compared (no catalogue value for the row's dimension or measured exponents). None
         when no row has a ranking.
     """
-    from matplotlib.patches import Patch, Rectangle
+    from matplotlib.patches import Patch, Rectangle  # deferred: matplotlib, only for figures
 
     rows = [r for r in result.rows if r.get("ranking")]
     if not rows:
@@ -415,6 +415,7 @@ def fig_phase_diagram(result):
             and isinstance(r.get("critical_point"), Estimate)]
     if not rows:
         return None
+    # deferred: absorbphys.models (its kernels) loads only for network rows
     from absorbphys.models.meanfield import critical_line, critical_sigma_w
 
     fig = _figure(11.5, 4.8)

@@ -94,7 +94,6 @@ class BenchmarkResult:
 
 
 def _jsonable_row(row):
-
     out = {}
     for k, v in row.items():
         if isinstance(v, Estimate):
@@ -132,7 +131,7 @@ def _check_out(out, mode) -> Path:
     return p
 
 
-def _select(config, processes):
+def select_entries(config, processes):
     names = [e.name for e in config]
     if processes is None:
         return list(config)
@@ -226,6 +225,7 @@ def _check_entry(e: Entry, backend=None):
             raise UsageError(pre + msg) from None
     if e.guess == "meanfield":
         try:
+            # deferred: absorbphys.models (its kernels) loads only for network rows
             from absorbphys.models.meanfield import critical_sigma_w
 
             float(critical_sigma_w(e.params["sigma_b"], e.params.get("activation", "tanh")))
@@ -344,7 +344,7 @@ def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progres
     # The backend before anything else runs: an unknown name, a bad ABSORBPHYS_BACKEND or
     # 'cuda' without a GPU is a usage error, not a process without measurement.
     resolve_backend(backend)
-    entries = _select(cfg, processes)
+    entries = select_entries(cfg, processes)
     for e in entries:
         _check_entry(e, backend)
     if workers is not None:
@@ -382,7 +382,6 @@ def benchmark(mode="quick", out="benchmark-out", processes=None, seed=0, progres
 
 
 def _run_entry(e: Entry, seed, backend, ckpt_root, log, workers, result):
-
     t0 = time.perf_counter()
     def elog(m):
         log(f"{e.name}: {m}")

@@ -16,9 +16,11 @@ Stages
     bracketing pair otherwise). If the curvature has no sign change in the window, the window
     moves in the direction the data point to.
     Error: that of :func:`absorbphys.analysis.critical_point` (jackknife, fit-window shift
-    beyond its noise, bracket resolution, ambiguity), and ``step / sqrt(12)`` for a bracket
-    it did not already count; a finer level less precise than 1.5 times the previous one is
-    not kept.
+    beyond its noise, bracket resolution), and ``step / sqrt(12)`` for a bracket it did not
+    already count; on a level whose curvature changes sign more than once, the crossing is
+    the one ``critical_point`` picks over the whole level, and its ambiguity (the distance to
+    the other weak changes, when the chosen one is weak too) joins the error. A finer level
+    less precise than 1.5 times the previous one is not kept.
 ``decay``
     A longer run at the critical value: ``delta`` from a power-law fit; error = jackknife and
     the drift of the local slope across the fit window (both from
@@ -48,7 +50,6 @@ import numpy as np
 from absorbphys import analysis as an
 from absorbphys._benchmark.run import Runner
 from absorbphys._params import first_line
-from absorbphys.analysis._critical import QUADRATIC_FROM
 
 
 class EntryFailed(RuntimeError):
@@ -82,12 +83,12 @@ def _monotone_run(ds, control, bracket, positive, cp, max_side=2, var="rho", t_m
     Candidates extend the bracket by up to ``max_side`` values on each side (further out the
     curvature steepens on the absorbing side and flattens on the saturated active side). A
     run is fitted the way :func:`absorbphys.analysis.critical_point` will fit it, with a
-    quadratic (runs shorter than ``QUADRATIC_FROM`` values are skipped: a line through them is
+    quadratic (runs shorter than ``an.QUADRATIC_FROM`` values are skipped: a line through them is
     biased and a quadratic has no degree of freedom left); the widest run whose weighted fit
     has a chi-square p-value >= 0.05 and rises across the whole run is kept, the more
     symmetric one among equally wide runs (the bracket itself otherwise).
     """
-    from scipy.stats import chi2 as _chi2
+    from scipy.stats import chi2 as _chi2  # deferred: scipy.stats takes seconds to import
 
     idx = [j for j in range(ds.sizes[control]) if positive[j]]
     res = cp(ds.isel({control: idx}), control=control, n_fit=2, var=var, t_min=t_min)
@@ -100,7 +101,7 @@ def _monotone_run(ds, control, bracket, positive, cp, max_side=2, var="rho", t_m
         for right in range(max_side + 1):
             run = list(range(lo - left, hi + right + 1))
             key = (len(run), -abs(left - right))
-            if len(run) < QUADRATIC_FROM or key <= best_key or not all(j in c for j in run):
+            if len(run) < an.QUADRATIC_FROM or key <= best_key or not all(j in c for j in run):
                 continue
             xs = np.array([x[j] for j in run])
             ys = np.array([c[j] for j in run])
@@ -167,6 +168,7 @@ class EntryMeasurement:
         e = self.entry
         lo, hi = map(float, e.window)
         if e.guess == "meanfield":
+            # deferred: absorbphys.models (its kernels) loads only for network rows
             from absorbphys.models.meanfield import critical_sigma_w
 
             c = float(critical_sigma_w(e.params["sigma_b"], e.params.get("activation", "tanh")))
@@ -232,6 +234,21 @@ class EntryMeasurement:
             # zero is interpolated between the two values that bracket the sign change; on
             # the last level a line is fitted through the run of values around the bracket
             # along which the curvature keeps increasing (within one combined error).
+            # Several sign changes (noise, or curvatures back at ~0 deep in the active
+            # phase): the level is read as critical_point reads a whole sweep, which picks
+            # the change that best splits it and, when that change is not significant,
+            # counts its distance to the other weak changes (ambiguity_error). The fit below
+            # brackets that change; the ambiguity joins the error.
+            ambiguity = 0.0
+            if np.count_nonzero(np.diff(signs)) > 1:
+                try:
+                    whole = cp(ds, control=self.control, n_fit=2, var=var, t_min=t_fit)
+                except ValueError:
+                    whole = None
+                if whole is not None:
+                    xw = float(whole[f"{self.control}_c"])
+                    i = int(np.clip(np.searchsorted(xs, xw), 1, len(xs) - 1))
+                    ambiguity = float(whole.attrs["ambiguity_error"])
             sel = [j for j in (i - 1, i) if positive[j]]
             try:
                 if len(sel) < 2:
@@ -262,9 +279,12 @@ class EntryMeasurement:
                        f"[{x0:.6g}, {x1:.6g}]")
                 self.errors[f"sweep{level}"] = msg
                 self.log(msg)
-                xc = _est(0.5 * (x0 + x1), 0.5 * (x1 - x0))
+                parts = {"bracket": 0.5 * (x1 - x0)}
+                if ambiguity > 0:
+                    parts["ambiguity"] = ambiguity
+                xc = _est(0.5 * (x0 + x1), _quad(parts))
                 self.results[f"sweep{level}"] = res
-                self.error_parts["critical_point"] = {"bracket": xc.error}
+                self.error_parts["critical_point"] = parts
                 if last is not None and xc.error > 3.0 * last[0].error:
                     self.error_parts["critical_point"] = last[2]
                     break
@@ -277,6 +297,8 @@ class EntryMeasurement:
             # zero when only the later part of the window is fitted, less its noise), the
             # bracket resolution and the ambiguity between weak sign changes
             parts = {"stat": xc.error}
+            if ambiguity > 0:
+                parts["ambiguity"] = ambiguity
             if len(sel) == 2 and not res.attrs.get("resolution_error"):
                 # bracket interpolation: the curvature need not be linear across the step
                 # (critical_point already counts it for a bracketing pair: not twice)

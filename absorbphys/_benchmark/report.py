@@ -28,6 +28,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 
 from absorbphys._benchmark.config import default_config
 from absorbphys._benchmark.figures import (
@@ -47,6 +48,7 @@ from absorbphys._benchmark.format import (
 )
 from absorbphys._io import replace_dir, save, write_failure
 from absorbphys._params import UsageError
+from absorbphys._version import __version__
 from absorbphys.analysis import (
     FAMILIES,
     RESOLUTION,
@@ -480,8 +482,6 @@ def _blocks(result, figs, index=None):
     (a shell command), ``table`` (header, rows, and optionally the index of a column of
     file links) and ``img`` (path, caption).
     """
-    from absorbphys._version import __version__
-
     b = [("h1", "absorbphys benchmark report"), ("h2", "Findings"),
          ("list", findings(result))]
     b.append(("p", f"Mode **{result.mode}**, master seed {result.seed}, absorbphys "
@@ -718,8 +718,6 @@ def _save_fig(fig, path: Path):
 
 
 def _estimates_dataset(row):
-    import xarray as xr
-
     data = {}
     for k, v in row.items():
         if isinstance(v, Estimate):
@@ -800,8 +798,6 @@ def _previous_files(out: Path) -> list:
 
 
 def _write_outputs(result, out: Path, log):
-    import xarray as xr
-
     parent = out.absolute().parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=parent))

@@ -18,6 +18,8 @@ import numpy as np
 
 from absorbphys._io import load, write_json
 from absorbphys._params import INT_MAX
+from absorbphys._registry import get_model
+from absorbphys._sweep import sweep
 
 
 def stage_seed(seed: int, *names) -> int:
@@ -47,8 +49,6 @@ class Runner:
     """
 
     def __init__(self, entry, seed, backend=None, ckpt_dir=None, log=None, workers=None):
-        from absorbphys._registry import get_model
-
         self.entry = entry
         self.seed = int(seed)
         self.backend = backend
@@ -95,8 +95,6 @@ class Runner:
         -------
         xarray.Dataset
         """
-        from absorbphys._sweep import sweep
-
         e = self.entry
         params = {**e.params, **(fixed or {})}
         if not self.cls.continuous_time:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+import numba
 
 from absorbphys._params import UsageError
 from absorbphys._simulate import simulate
@@ -24,8 +30,7 @@ def run_point(task):
 def _run_point_dask(task):
     """Dask task: use as many Numba threads as the worker has task threads."""
     try:
-        import numba
-        from distributed import get_worker
+        from distributed import get_worker  # optional (the dist extra): Dask runs only
 
         n = int(get_worker().state.nthreads)
         numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
@@ -42,8 +47,6 @@ def _watch_parent(pid):
 
 
 def _init_worker(parent_pid, n_threads):
-    import numba
-
     numba.set_num_threads(max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS)))
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
 
@@ -53,10 +56,6 @@ def execute_local(tasks, n_workers, handle, n_threads=1):
 
     Each worker uses ``n_threads`` Numba threads.
     """
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
     ctx = multiprocessing.get_context("spawn")
     ex = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(os.getpid(), n_threads))
@@ -92,7 +91,7 @@ def execute_local(tasks, n_workers, handle, n_threads=1):
 
 def execute_dask(client, tasks, handle, tag):
     try:
-        from distributed import as_completed
+        from distributed import as_completed  # optional (the dist extra)
     except ImportError:  # pragma: no cover - the client itself needs distributed
         raise UsageError("client= needs dask.distributed: pip install 'absorbphys[dist]'") \
             from None
@@ -124,8 +123,6 @@ def execute_dask(client, tasks, handle, tag):
 
 
 def importable(cls) -> bool:
-    import sys
-
     if cls.__module__ != "__main__":
         return True
     return getattr(sys.modules.get("__main__"), "__file__", None) is not None

@@ -16,9 +16,11 @@ from absorbphys._backends import BACKENDS, resolve_backend
 from absorbphys._io import prepare_output, short
 from absorbphys._params import INT_MAX, UsageError, check_int, first_line, unknown_parameter
 from absorbphys._process import AbsorbingProcess
+from absorbphys._registry import get_model
 from absorbphys._simulate import coord_value, make_times, preflight
 from absorbphys._sweep.store import FORMAT, PARTS_SUFFIX, check_manifest
 from absorbphys._version import __version__
+from absorbphys.config import get_option
 
 
 # ============================================================================ seeds
@@ -85,7 +87,6 @@ def _describe_point(names, vals):
 
 def _resolve_model(model, params):
     if isinstance(model, str):
-        from absorbphys._registry import get_model
 
         cls, base = get_model(model), {}
     elif isinstance(model, type) and issubclass(model, AbsorbingProcess):
@@ -207,7 +208,6 @@ def make_plan(model, grid, t_max, samples, init, seed, backend, out, client, tim
         backend = resolve_backend(backend, p0)
     else:  # resolved where the work runs ('auto' may find a GPU on the workers)
         if backend is None:
-            from absorbphys.config import get_option
 
             backend = get_option("backend")
         if backend not in BACKENDS:

@@ -100,7 +100,7 @@ class DirLock:
     def __enter__(self):
         self.fh = open(self.path, "a")
         try:
-            import fcntl
+            import fcntl  # POSIX only: imported where it is used
 
             fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except ImportError:  # pragma: no cover - not POSIX

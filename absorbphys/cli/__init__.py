@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import re
 import sys
+import warnings
+
+from absorbphys import __version__, _simulate
+from absorbphys._io import AbsorbphysWarning, short
+from absorbphys._params import UsageError, first_line
 
 #: Subcommands in the order ``absorbphys --help`` lists them.
 SUBCOMMANDS = ("benchmark", "simulate", "sweep", "analyze", "classify", "models", "train")
@@ -23,8 +30,6 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every available subcommand."""
-    from absorbphys import __version__
-
     parser = _Parser(prog="absorbphys",
                      description="Absorbing phase transitions: DP-family models, random deep "
                                  "networks as absorbing processes, scaling analysis.")
@@ -50,8 +55,6 @@ def parse_assignment(text: str, what="--param"):
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
-    from absorbphys._io import AbsorbphysWarning
-
     text = str(message).splitlines()[0] if str(message) else ""
     if text.startswith("absorbphys: "):
         text = text[len("absorbphys: "):]
@@ -61,10 +64,6 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def _one_line(exc: BaseException) -> str:
     """Return the first line of an error message, long quoted inputs cut short."""
-    import re
-
-    from absorbphys._params import first_line
-
     msg = first_line(exc)
     return re.sub(r"'[^']{100,}'", lambda m: f"{m.group(0)[:60]}...' "
                   f"({len(m.group(0)) - 2} characters)", msg)
@@ -87,17 +86,11 @@ def main(argv=None) -> int:
     exit status 2 (130 for Ctrl-C); anything else is a bug, reported on one line with exit
     status 1 (``ABSORBPHYS_TRACEBACK=1`` shows the traceback).
     """
-    import os
-    import warnings
-
-    from absorbphys._params import UsageError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from absorbphys import _simulate
 
     _simulate.EXIT_ON_INTERRUPT = True  # Ctrl-C during a kernel: exit at once (status 130)
     where = f"absorbphys {args.command}: error:"
@@ -116,7 +109,6 @@ def main(argv=None) -> int:
             print(f"absorbphys: interrupted{_interrupted_hint(args)}", file=sys.stderr)
             return 130
         except OSError as exc:  # after BrokenPipeError, a subclass; e.g. an unwritable folder
-            from absorbphys._io import short
 
             name = f" {short(exc.filename)}" if getattr(exc, "filename", None) else ""
             print(f"{where} {exc.strerror or exc}{name}", file=sys.stderr)

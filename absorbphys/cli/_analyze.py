@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+from absorbphys._io import load
+from absorbphys._params import Param, check_int
+from absorbphys.analysis import N_BOOT_MAX, analyze
+
 
 def add_common(p):
     """Options shared by ``analyze`` and ``classify``."""
@@ -31,17 +35,12 @@ def register(sub):
 
 def options(args):
     """Return the validated ``(n_boot, seed)`` of the parsed arguments."""
-    from absorbphys._params import check_int
-    from absorbphys.analysis._collapse import N_BOOT_MAX
-
     return (check_int("--n-boot", args.n_boot, low=2, high=N_BOOT_MAX),
             check_int("--seed", args.seed, low=0))
 
 
 def window(args):
     """Return the validated ``(t_min, t_max)`` fit window (``None`` where not given)."""
-    from absorbphys._params import Param
-
     spec = Param("float", 0.0)
     t_min = None if args.t_min is None else spec.check("--t-min", args.t_min)
     t_max = None if args.t_max is None else spec.check("--t-max", args.t_max)
@@ -52,9 +51,6 @@ def window(args):
 
 def run(args) -> int:
     """Analyse one file and print the estimates."""
-    from absorbphys._io import load
-    from absorbphys.analysis import analyze
-
     n_boot, seed = options(args)
     t_min, t_max = window(args)
     ds = load(args.file)

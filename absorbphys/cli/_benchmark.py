@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+
+from absorbphys._benchmark.config import default_config, load_config
+from absorbphys._benchmark.main import benchmark, select_entries
+
 
 def register(sub):
     """Add the ``benchmark`` subcommand."""
-    from absorbphys._benchmark.config import default_config
-
     names = ", ".join(e.name for e in default_config("quick"))
     p = sub.add_parser(
         "benchmark",
@@ -46,15 +50,9 @@ def register(sub):
 
 def run(args) -> int:
     """Run the benchmark and print the table (or JSON)."""
-    import json
-    import os
-
-    from absorbphys._benchmark.config import default_config, load_config
-    from absorbphys._benchmark.main import _select, benchmark
-
     if args.print_config:
         entries = load_config(args.config) if args.config else default_config(args.mode)
-        entries = _select(entries, args.only)  # --only: just those entries
+        entries = select_entries(entries, args.only)  # --only: just those entries
         print(json.dumps([e.to_dict() for e in entries], indent=1))
         return 0
     # Progress lines go to stderr (never into the table or the JSON on stdout): on by

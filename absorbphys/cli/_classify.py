@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+
+from absorbphys._io import load
+from absorbphys._params import Param
+from absorbphys.analysis import classify
+from absorbphys.cli._analyze import add_common, options
 
 
 def register(sub):
     """Add the ``classify`` subcommand."""
-    from absorbphys.cli._analyze import add_common
-
     p = sub.add_parser("classify", help="compare measured exponents with the universality-"
                                         "class catalog (several files may be combined)")
     p.add_argument("files", nargs="+", metavar="FILE",
@@ -21,8 +25,6 @@ def register(sub):
 
 def _check_distinct(files):
     """Refuse a file given twice (its exponents would be counted twice)."""
-    import os
-
     seen = []
     for f in files:
         for g in seen:
@@ -40,12 +42,7 @@ def _check_distinct(files):
 
 def run(args) -> int:
     """Classify and print the verdict."""
-    from absorbphys._io import load
-    from absorbphys.analysis import classify
-    from absorbphys.cli._analyze import options
-
     n_boot, seed = options(args)
-    from absorbphys._params import Param
 
     alpha = Param("float", low=0.0, high=1.0, low_open=True, high_open=True).check(
         "--alpha", args.alpha)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from absorbphys._registry import list_models
+
 
 def register(sub):
     """Add the ``models`` subcommand."""
@@ -15,8 +17,6 @@ def register(sub):
 
 def describe_models() -> dict:
     """Return ``{name: {class, control, size_param, time_unit, inits, backends, params}}``."""
-    from absorbphys._registry import list_models
-
     out = {}
     for name, cls in list_models().items():
         defaults = cls.defaults()

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
-from absorbphys._params import unknown_parameter
+import absorbphys as ap
+from absorbphys._io import prepare_output
+from absorbphys._params import Param, unknown_parameter
+from absorbphys._registry import get_model
+from absorbphys.cli import parse_assignment
 
 
 def register(sub):
@@ -34,9 +40,6 @@ def register(sub):
 
 def make_process(model: str, assignments):
     """Build a process from ``NAME=VALUE`` strings, validating names and values."""
-    from absorbphys._registry import get_model
-    from absorbphys.cli import parse_assignment
-
     cls = get_model(model)
     kwargs = {}
     for a in assignments:
@@ -71,10 +74,6 @@ def parse_init(text: str):
 
 def run(args) -> int:
     """Run the simulation, save it, print a summary."""
-    import absorbphys as ap
-    from absorbphys._io import prepare_output
-    from absorbphys._params import Param
-
     proc = make_process(args.model, args.param)
     if args.out is not None:
         prepare_output(args.out)
@@ -86,7 +85,6 @@ def run(args) -> int:
     if args.out is not None:
         ap.save(ds, args.out)
     if args.json:
-        import json
 
         print(json.dumps({**summary_values(ds), "file": args.out}))
         return 0
@@ -101,8 +99,6 @@ def summary_values(ds) -> dict:
 
     Errors are standard errors over batches (``None`` with a single batch).
     """
-    import json
-
     w = ds["n_samples"].values.astype(float) if "n_samples" in ds else None
 
     def mean_err(x):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from absorbphys._params import first_line, unknown_parameter
+from absorbphys._params import UsageError, first_line, unknown_parameter
+from absorbphys._registry import get_model
+from absorbphys._sweep import execute_plan, make_plan
+from absorbphys.cli import parse_assignment
 from absorbphys.cli._simulate import parse_init
 
 
@@ -77,8 +80,6 @@ def parse_grid_spec(text: str, cls) -> tuple[str, list]:
     ValueError
         Malformed spec, unknown parameter, ``START > STOP``, ``NUM < 1``, empty values.
     """
-    from absorbphys.cli import parse_assignment
-
     name, value = parse_assignment(text, what="--grid")
     if name not in cls.params:
         raise unknown_parameter(name, cls, "--grid: ")
@@ -126,9 +127,6 @@ def parse_grid_spec(text: str, cls) -> tuple[str, list]:
 
 def build_grid(model: str, specs, assignments):
     """Return ``(cls, grid, params)`` from ``--grid`` and ``--param`` strings."""
-    from absorbphys._registry import get_model
-    from absorbphys.cli import parse_assignment
-
     cls = get_model(model)
     if not specs:
         raise ValueError("sweep needs at least one --grid NAME=SPEC")
@@ -155,9 +153,7 @@ def build_grid(model: str, specs, assignments):
 
 
 def _connect(address):
-    from absorbphys._params import UsageError
-
-    try:
+    try:  # optional (the 'dist' extra), needed only for --scheduler
         from distributed import Client
     except ImportError:
         raise UsageError("--scheduler needs dask.distributed: "
@@ -177,8 +173,6 @@ class _PendingClient:
 
 def run(args) -> int:
     """Validate everything, run the sweep, write ``--out``, print a summary."""
-    from absorbphys._sweep import execute_plan, make_plan
-
     cls, grid, params = build_grid(args.model, args.grid, args.param)
     times = args.times
     if times is not None and times.strip().isdigit():

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+import io
+import os
+from pathlib import Path
+
 import numpy as np
+
+import absorbphys as ap
+from absorbphys._io import atomic_write, check_output_path
+from absorbphys._params import UsageError
+from absorbphys.cli import parse_assignment
 
 
 def register(sub):
@@ -65,6 +75,7 @@ def parse_values(name: str, text: str, kind=float):
     At most ``training.MAX_GRID_VALUES`` values: a larger count is refused before anything
     is allocated (``1:2:200000000`` used to build 1.7 GB of values before refusing).
     """
+    # deferred: the models load only for `train`
     from absorbphys.models.training import MAX_GRID_VALUES
 
     text = str(text).strip()
@@ -101,8 +112,6 @@ def parse_values(name: str, text: str, kind=float):
 
 
 def _fail(msg):
-    from absorbphys._params import UsageError
-
     raise UsageError(msg)
 
 
@@ -116,7 +125,7 @@ def _has_kappa(meanfield, sigma_b, activation):
 
 def _values(option: str, text, param: str, kind=float, *, min_count=1):
     """Parse a list option and check every value against ``training``'s range for ``param``."""
-    from absorbphys.models import training
+    from absorbphys.models import training  # deferred: the models load only for `train`
 
     vals = parse_values(option, text, kind)
     vals = [training.PARAMS[param].check(option, v) for v in vals]
@@ -128,20 +137,18 @@ def _values(option: str, text, param: str, kind=float, *, min_count=1):
 
 
 def _one(option: str, text, param: str):
-    from absorbphys.models import training
+    from absorbphys.models import training  # deferred: the models load only for `train`
 
     return training.PARAMS[param].check(option, str(text).strip())
 
 
 def _task_shape(task: str, n_train: int, n_test: int):
     """Input dimension of ``task`` (digits: also check scikit-learn and the set size)."""
-    import inspect
-
-    from absorbphys.models import training
+    from absorbphys.models import training  # deferred: the models load only for `train`
 
     if task != "digits":
         return inspect.signature(training.trainability_sweep).parameters["d_in"].default
-    try:
+    try:  # optional (the 'digits' extra), needed only for this task
         from sklearn.datasets import load_digits
     except ImportError:
         _fail("--task digits needs scikit-learn: pip install 'absorbphys[digits]'")
@@ -154,12 +161,6 @@ def _task_shape(task: str, n_train: int, n_test: int):
 
 def _check_paths(args):
     """Output files: writable folders, distinct, and a figure format matplotlib can write."""
-    import os
-    from pathlib import Path
-
-    from absorbphys._io import check_output_path
-    from absorbphys._params import UsageError
-
     seen = {}
     for option, path in (("--out", args.out), ("--critical-out", args.critical_out),
                          ("--plot", args.plot)):
@@ -176,7 +177,7 @@ def _check_paths(args):
         seen[key] = option
     if args.plot is None:
         return None
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # deferred: heavy, and only for --plot
 
     fmt = Path(args.plot).suffix[1:].lower() or "png"
     formats = Figure().canvas.get_supported_filetypes()
@@ -188,14 +189,13 @@ def _check_paths(args):
 
 def _validate(args):
     """Parse and check every option before any work starts (one-line errors naming it)."""
-    from absorbphys.models import training
+    from absorbphys.models import training  # deferred: the models load only for `train`
 
     o = {}
     grid = {"sigma_w": args.sigma_w, "depth": args.depth, "sigma_b": args.sigma_b}
     # errors name the option the user typed (--sigma-w or --grid sigma_w)
     flag = {k: f"--{k.replace('_', '-')}" for k in grid}
     for text in args.grid:
-        from absorbphys.cli import parse_assignment
 
         name, spec = parse_assignment(text, what="--grid")
         if name not in GRID_DEFAULTS:
@@ -245,7 +245,7 @@ def _validate(args):
                 _fail("--mu-widths needs --arch mlp (mu is the width cost of the MLP; "
                       "CNNs have --channels, not a width)")
             o["mu_w"] = _values("--mu-widths", args.mu_widths, "width", int, min_count=2)
-        from absorbphys.models import meanfield
+        from absorbphys.models import meanfield  # deferred: the models load only for `train`
 
         act = o["activation"]
         for sb in o["crit_sb"]:
@@ -267,11 +267,7 @@ def run(args) -> int:
     Every option is checked before any work starts; output files are written only once
     everything has been computed, and on any failure none of them is left behind.
     """
-    import io
-    import os
-
-    import absorbphys as ap
-    from absorbphys.models import training
+    from absorbphys.models import training  # deferred: the models load only for `train`
 
     o = _validate(args)
     common = {k: o[k] for k in ("activation", "arch", "channels", "kernel_size", "task",
@@ -315,7 +311,6 @@ def run(args) -> int:
             ap.save(crit, args.critical_out)
             written.append(args.critical_out)
         if figure is not None:
-            from absorbphys._io import atomic_write
 
             with atomic_write(args.plot, what="--plot") as tmp:
                 tmp.write_bytes(figure)

@@ -25,11 +25,17 @@ Python threads; this is how CI tests the kernels without a GPU.
 from __future__ import annotations
 
 import math
+import sys
+import threading
 import types
 
 import numpy as np
 from numba import njit
+from numba.core import config as numba_config
+from numba.core import types as nb_types
+from numba.np import numpy_support
 
+from absorbphys._backends import resolve_backend
 from absorbphys.kernels import rng as _rng
 from absorbphys.kernels.sums import alloc_sums, record_sums
 
@@ -43,9 +49,7 @@ _DEV = None
 
 def simulator() -> bool:
     """Return whether Numba's CUDA simulator is active (``NUMBA_ENABLE_CUDASIM=1``)."""
-    from numba.core import config
-
-    return bool(getattr(config, "ENABLE_CUDASIM", 0))
+    return bool(getattr(numba_config, "ENABLE_CUDASIM", 0))
 
 
 def sim_guard(*namespaces):
@@ -86,9 +90,8 @@ def patch_simulator():
     global _SIM_PATCHED
     if _SIM_PATCHED or not simulator():
         return
-    import threading
 
-    from numba.cuda.simulator import kernelapi
+    from numba.cuda.simulator import kernelapi  # numba-cuda's simulator: exists only there
 
     shared = getattr(kernelapi, "FakeCUDAShared", None)
     original = getattr(shared, "array", None)
@@ -99,10 +102,6 @@ def patch_simulator():
     if not known:  # pragma: no cover - a simulator this fix does not know: nothing to patch
         _SIM_PATCHED = True
         return
-    import sys
-
-    from numba.core import types as nb_types
-    from numba.np import numpy_support
 
     lock = threading.Lock()
 
@@ -145,10 +144,8 @@ def require():
     absorbphys.UsageError
         No usable GPU (message: how to install ``absorbphys[cuda]`` or use ``backend='cpu'``).
     """
-    from absorbphys._backends import resolve_backend
-
     resolve_backend("cuda")
-    from numba import cuda
+    from numba import cuda  # deferred: numba-cuda (optional) loads only for CUDA
 
     patch_simulator()
     return cuda

@@ -13,6 +13,8 @@ constant is cast explicitly).
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit
 
@@ -140,8 +142,6 @@ def compile_with(decorator):
         Attributes ``mix64``, ``sample_key``, ``step_key``, ``draw``, ``to_unit``, ``uniform``,
         ``normal_pair``, ``fixed_point``, ``bernoulli_mask``.
     """
-    import types
-
     ns = dict(globals())
     out = {}
     for name in _NAMES:

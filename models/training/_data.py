@@ -77,7 +77,7 @@ def teacher_task(n_train, n_test, d_in, n_classes, teacher, teacher_width, seed)
 def digits_task(n_train, n_test, seed):
     """scikit-learn's bundled 8x8 digits, shuffled and split (validated args)."""
     try:
-        from sklearn.datasets import load_digits
+        from sklearn.datasets import load_digits  # optional (the digits extra)
     except ImportError:
         raise ImportError("task='digits' needs scikit-learn: pip install 'absorbphys[digits]'"
                           ) from None

@@ -20,7 +20,7 @@ from ._trainer import check
 # ====================================================================== report
 def _spearman_ci(x, y, n_boot, rng, level=0.95):
     """Spearman rank correlation of finite pairs with a bootstrap percentile CI."""
-    from scipy import stats
+    from scipy import stats  # deferred: scipy.stats takes seconds to import
 
     x = np.asarray(x, float).ravel()
     y = np.asarray(y, float).ravel()
@@ -42,7 +42,7 @@ def _spearman_ci(x, y, n_boot, rng, level=0.95):
 
 def _monotone_r2(x, y):
     """R^2 of the best non-increasing function of ``x`` fitted to ``y`` (ties pooled)."""
-    from scipy.optimize import isotonic_regression
+    from scipy.optimize import isotonic_regression  # deferred: scipy.optimize is slow to import
 
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
@@ -272,7 +272,7 @@ def training_report(ds, critical=None, *, n_boot=1000, seed=0, markdown=True):
 
 def _critical_part(cds, n_boot, rng):
     """Accuracy exactly at sigma_w,c across boundary points (activation, sigma_b)."""
-    from scipy import stats
+    from scipy import stats  # deferred: scipy.stats takes seconds to import
 
     n_test = json.loads(cds.attrs.get("task_params", "{}")).get("n_test", 512)
     acc, err = _acc_err(_final_accuracy(cds), n_test)

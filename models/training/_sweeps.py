@@ -12,10 +12,13 @@ import math
 import numpy as np
 import xarray as xr
 
+import absorbphys
+from absorbphys import analysis
 from absorbphys._params import Param
 from absorbphys._progress import Progress
 from absorbphys._version import __version__
 from absorbphys.models import meanfield
+from absorbphys.models.mlp import MLP
 
 from ._data import Task
 from ._ntk import empirical_ntk, spectrum
@@ -290,10 +293,6 @@ def measure_width_cost(sigma_b, activation="tanh", widths=(64, 128, 256), *, t_f
         ``mu_estimate_error``: ``mu_N`` at the largest width where it is finite, with its
         statistical error and the drift from the next smaller width added in quadrature.
     """
-    import absorbphys
-    from absorbphys import analysis
-    from absorbphys.models.mlp import MLP
-
     sb = check("sigma_b", sigma_b)
     act = str(activation)
     ws = [int(w) for w in _as_values("width", widths, "int")]
@@ -474,7 +473,7 @@ def plot_trainability(ds, *, c=6.0, epoch=-1, var="test_accuracy", n_curve=60):
     matplotlib.figure.Figure
         The figure (not shown; diverged runs appear as blank cells).
     """
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # deferred: matplotlib, only for the plot
 
     if not isinstance(ds, xr.Dataset) or var not in ds or "sigma_w" not in ds.dims \
             or "depth" not in ds.dims:

@@ -71,7 +71,7 @@ def blas_one_thread():
     (set ``OPENBLAS_NUM_THREADS=1`` yourself for the same effect).
     """
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits  # optional: comes with scikit-learn
     except ImportError:  # pragma: no cover - depends on the environment
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")

@@ -29,6 +29,8 @@ NO_DATA_INPUT = {
     "EXPONENTS": "a constant",
     "FAMILIES": "a constant",
     "GROUPS": "a constant",
+    "N_BOOT_MAX": "a constant",
+    "QUADRATIC_FROM": "a constant",
     "RESOLUTION": "a constant",
     "Estimate": "a value class (float value and error)",
     "Verdict": "a result class built by classify",

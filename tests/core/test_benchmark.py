@@ -3,7 +3,9 @@
 import json
 import math
 
+import numpy as np
 import pytest
+import xarray as xr
 
 import absorbphys as ap
 from absorbphys._benchmark import benchmark, classify_groups
@@ -424,3 +426,61 @@ def test_drift_check_reports_no_transition(tmp_path):
     assert float(drift["slope"]) < -3 * float(drift["slope_error"])
     assert int(drift["drifts"]) == 1
     assert "no transition" in (tmp_path / "o" / "report.md").read_text()
+
+
+class _SweepRunner:
+    """Stands in for the benchmark's Runner: serves one synthetic sweep level.
+
+    ``ln rho = -0.2 ln t + c(x) (ln t)^2 + noise`` per batch: ``c`` is strongly negative
+    (absorbing side) below ``x = 1.5`` and ``curv_active(x)`` above it.
+    """
+
+    size_param = "L"
+
+    class cls:  # noqa: N801 - the process class's interface the locate stage reads
+        params: dict = {}
+
+    def __init__(self, curv_active, seed=0):
+        self.curv_active, self.seed, self.datasets = curv_active, seed, {}
+
+    def run(self, stage, grid, t_max, samples, init="full", fixed=None):
+        (control, xs), = grid.items()
+        t = np.unique(np.round(np.logspace(0, np.log10(t_max), 40)))
+        rng = np.random.default_rng(self.seed)
+        lt = np.log(t)
+        rho = []
+        for x in xs:
+            c = -0.05 * (1.5 - x) / 0.1 if x < 1.5 else self.curv_active(x)
+            noise = 0.02 * rng.standard_normal((samples, 1)) * (lt / lt[-1]) ** 2
+            rho.append(np.exp(-0.2 * lt + c * (lt - lt[0]) ** 2 / 10 + noise))
+        ds = xr.Dataset({"rho": ((control, "batch", "t"), np.array(rho)),
+                         "n_samples": ((control, "batch"), np.ones((len(xs), samples)))},
+                        coords={control: list(xs), "t": t}, attrs={"control": control})
+        self.datasets[stage] = ds
+        return ds
+
+
+def test_locating_counts_the_ambiguity_of_weak_sign_changes():
+    """A sweep whose active side is flat noise has several weak sign changes: the located
+    value carries their spread (critical_point's ambiguity), not a bracket's width."""
+    from absorbphys._benchmark.measure import EntryMeasurement
+
+    entry = Entry(name="noisy", label="synthetic", model="dp", params={}, control="p",
+                  window=(1.4, 2.0), size=64, t_max=1000, sweep_points=13, sweep_samples=16,
+                  refine=0)
+    flips = {round(1.5 + 0.05 * k, 2): (-1) ** k for k in range(11)}   # +1 at 1.5, -1 at 1.55...
+
+    def flat_noise(x):   # weak curvatures of alternating sign (below one error each)
+        return 0.0005 * flips[round(x, 2)]
+
+    # (seed 1: every curvature above 1.5 within 1.1 errors of 0, as on the weight-shared
+    # CNN rows' active side; critical_point's ambiguity on it: 0.21)
+    m = EntryMeasurement(entry, _SweepRunner(flat_noise, seed=1))
+    xc = m.locate()
+    parts = m.error_parts["critical_point"]
+    assert parts.get("ambiguity", 0) > 0.05, parts   # the weak changes span 1.5-2.0
+    assert xc.error >= parts["ambiguity"]
+    # a clean sweep (curvature rising through 0 once) has no ambiguity term
+    clean = EntryMeasurement(entry, _SweepRunner(lambda x: 0.05 * (x - 1.75) / 0.1))
+    clean.locate()
+    assert "ambiguity" not in clean.error_parts["critical_point"]
