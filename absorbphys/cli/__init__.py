@@ -15,7 +15,10 @@ import re
 import sys
 import warnings
 
-from absorbphys import __version__, _simulate
+# (not bound as `_simulate`: importing the subcommand module absorbphys.cli._simulate sets
+# that name on this package and would shadow the core module)
+from absorbphys import __version__
+from absorbphys import _simulate as simulate_core
 from absorbphys._io import AbsorbphysWarning, short
 from absorbphys._params import UsageError, first_line
 
@@ -92,7 +95,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
 
-    _simulate.EXIT_ON_INTERRUPT = True  # Ctrl-C during a kernel: exit at once (status 130)
+    simulate_core.EXIT_ON_INTERRUPT = True  # Ctrl-C during a kernel: exit at once (status 130)
     where = f"absorbphys {args.command}: error:"
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
