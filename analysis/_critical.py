@@ -284,21 +284,30 @@ def late_curvature(obj, control=None, var="rho", t_min=None, t_max=None, dim="t"
     -------
     xarray.Dataset
         Over the control dimension: ``curvature`` and ``curvature_error`` (jackknife over
-        batches; NaN where the mean reaches 0 inside the window) and ``positive`` (whether
+        batches; NaN where the mean reaches 0 inside the window), the window exponent
+        ``delta_window`` (``-d ln rho / d ln t`` of a straight line over the window, the value
+        :func:`critical_point` reads ``delta`` from) with ``delta_window_error``, and
+        ``positive`` (whether
         the mean stays above 0 throughout the window: a curve absorbed inside it bends
         down). Attributes ``t_min``, ``t_max``.
     """
     c, control, x = _fits.control_curves(obj, var, control, dim, sample_dim)
     m, lo, hi = window_mask(c.t, t_min, t_max, min_points=4)
-    reps, _, _, curv = _curvature_rows(c, m)
+    reps, lnt, lny, curv = _curvature_rows(c, m)
     with np.errstate(invalid="ignore"):
         positive = np.all(reps[0] > 0, axis=-1)
     err = _core.jackknife_error(curv)
     cv = np.where(positive, curv[0], np.nan)
+    dwin = -_fits.fit_lines(lnt, lny)[0]
+    dv = np.where(positive, dwin[0], np.nan)
+    de = np.where(positive, _core.jackknife_error(dwin), np.nan)
     return xr.Dataset(
         {"curvature": ((control,), cv, {"long_name": "late-time curvature of ln rho vs ln t",
                                         "units": "1"}),
          "curvature_error": ((control,), np.where(positive, err, np.nan), {"units": "1"}),
+         "delta_window": ((control,), dv, {"long_name": "-d ln rho / d ln t over the window",
+                                           "units": "1"}),
+         "delta_window_error": ((control,), de, {"units": "1"}),
          "positive": ((control,), positive)},
         coords={control: (control, x)},
         attrs={"var": c.name, "control": control, "t_min": lo, "t_max": hi})

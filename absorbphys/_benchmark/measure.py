@@ -74,7 +74,7 @@ def _curvature_signs(ds, control, var="rho", t_min=None):
     lc = an.late_curvature(ds, control=control, var=var, t_min=t_min)
     positive = lc["positive"].values
     signs = np.where(positive & (lc["curvature"].values >= 0), 1.0, -1.0)
-    return signs, positive
+    return signs, positive, lc
 
 
 def _monotone_run(ds, control, bracket, positive, cp, max_side=2, var="rho", t_min=None):
@@ -154,6 +154,8 @@ class EntryMeasurement:
         self.error_parts: dict = {}  # estimate -> {source: error}, combined in quadrature
         self.critical = None
         self.window_used: list = []
+        # per sweep level: ((t_max, size), late_curvature result with its window exponents)
+        self.window_exponents: list = []
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -212,7 +214,8 @@ class EntryMeasurement:
             t = ds["t"].values.astype(float)
             tp = t[t > 0]
             t_fit = _window_start(tp, e.fit_window)
-            signs, positive = _curvature_signs(ds, self.control, var, t_fit)
+            signs, positive, lc = _curvature_signs(ds, self.control, var, t_fit)
+            self.window_exponents.append(((t_lev, n_lev), lc))
             i = _transition_index(signs)
             if i in (0, len(signs)) and shifts < 2:
                 width = hi - lo
@@ -325,20 +328,55 @@ class EntryMeasurement:
         return xc
 
     def _delta_systematic(self):
-        """|d delta / d x| * error(x_c) from the last sweep's window exponents."""
+        """Shift of the window exponent across ``x_c -+ error(x_c)`` along the sweep.
+
+        ``delta`` is measured at ``x_c``; had the critical point been at ``x_c -+ sigma``, the
+        decay would have decayed as the sweep's runs there did. The window exponents of every
+        level run at the last level's ``t_max`` and size (:func:`late_curvature`) are fitted
+        across the interval: a weighted quadratic through the values inside it plus the
+        nearest one beyond each end (the exponent is steep on the absorbing side and flat on
+        the active side, so one local slope times ``sigma`` misses a ``sigma`` that reaches
+        the absorbing side), or a line through the 4 values nearest ``x_c`` when the interval
+        holds fewer than 2 values. The larger of the two shifts is returned.
+        """
         xc = self.critical
-        last = [k for k in self.results if k.startswith("sweep")]
-        if not last or xc.error == 0:
+        if xc is None or xc.error == 0 or not self.window_exponents:
             return 0.0
-        res = self.results[last[-1]]
-        x = res[self.control].values
-        d = res["delta_window"].values
-        ok = np.isfinite(d)
-        if ok.sum() < 2:
+        key = self.window_exponents[-1][0]
+        x, d, w = [], [], []
+        for k, lc in self.window_exponents:
+            if k != key:
+                continue
+            dv, de = lc["delta_window"].values, lc["delta_window_error"].values
+            ok = np.isfinite(dv) & np.isfinite(de) & (de > 0)
+            x.extend(lc[self.control].values[ok])
+            d.extend(dv[ok])
+            w.extend(1.0 / de[ok] ** 2)
+        if len(x) < 2:
             return 0.0
-        near = np.argsort(np.abs(x[ok] - xc.value))[:4]
-        slope = np.polyfit(x[ok][near], d[ok][near], 1)[0]
-        return abs(float(slope)) * xc.error
+        x, d, w = np.asarray(x, float), np.asarray(d), np.asarray(w)
+        lo, hi = xc.value - xc.error, xc.value + xc.error
+        inside = (x >= lo) & (x <= hi)
+        below, above = np.nonzero(x < lo)[0], np.nonzero(x > hi)[0]
+        sel = list(np.nonzero(inside)[0])
+        if below.size:
+            sel += list(below[x[below] == x[below].max()])
+        if above.size:
+            sel += list(above[x[above] == x[above].min()])
+        if np.count_nonzero(inside) >= 2 and len(np.unique(x[sel])) >= 4:
+            deg = 2
+        else:
+            sel = list(np.argsort(np.abs(x - xc.value), kind="stable")[:4])
+            deg = 1
+        xs = x[sel]
+        if len(np.unique(xs)) <= deg:
+            return 0.0
+        u0, scale = xs.mean(), max(float(np.ptp(xs)), 1e-300)
+        coef = np.polyfit((xs - u0) / scale, d[sel], deg, w=np.sqrt(w[sel]))
+        # no extrapolation beyond the values the fit stands on
+        ends = np.clip([lo, hi], xs.min(), xs.max())
+        at = np.polyval(coef, (np.array([xc.value, *ends]) - u0) / scale)
+        return float(np.max(np.abs(at[1:] - at[0])))
 
     def decay(self):
         """Decay exponent ``delta`` at the critical value (stage ``decay``)."""

@@ -484,3 +484,28 @@ def test_locating_counts_the_ambiguity_of_weak_sign_changes():
     clean = EntryMeasurement(entry, _SweepRunner(lambda x: 0.05 * (x - 1.75) / 0.1))
     clean.locate()
     assert "ambiguity" not in clean.error_parts["critical_point"]
+
+
+def test_decay_carries_the_critical_points_error_across_the_sweep():
+    """delta is read at x_c; when x_c's error reaches the absorbing side, where the window
+    exponent rises steeply, the decay's critical-point error holds that rise, though the
+    local slope at a flat active-side x_c is about 0."""
+    from absorbphys._benchmark.measure import EntryMeasurement
+    from absorbphys.analysis import Estimate
+
+    entry = Entry(name="flat", label="synthetic", model="dp", params={}, control="p",
+                  window=(1.4, 2.0), size=64, t_max=1000, sweep_points=13, sweep_samples=16,
+                  refine=0)
+    m = EntryMeasurement(entry, _SweepRunner(lambda x: 0.0005, seed=2))
+    m.locate()
+    lc = m.window_exponents[-1][1]
+    x, d = lc["p"].values, lc["delta_window"].values
+    steep = float(np.interp(1.4, x, d) - np.interp(1.5, x, d))
+    assert steep > 0.05          # the absorbing side's exponents rise below 1.5
+    # deep in the flat active side: a small error stays small, one reaching 1.4 does not
+    m.critical = Estimate(1.8, 0.05)
+    small = m._delta_systematic()
+    m.critical = Estimate(1.8, 0.4)
+    wide = m._delta_systematic()
+    assert small < 0.2 * steep
+    assert wide > 0.5 * steep
