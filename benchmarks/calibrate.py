@@ -479,6 +479,15 @@ def report(results):
     return "\n".join(out)
 
 
+def _write_json(path, data):
+    """Write ``data`` to ``path`` whole or not at all."""
+    tmp = f"{path}.part"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
 def _git_state():
     import subprocess
 
@@ -512,16 +521,19 @@ def _one_benchmark(args):
                               for r in res.rows]
 
 
-def verdict_frequencies(rows, seeds, mode="quick", jobs=1, write=True):
+def verdict_frequencies(rows, seeds, mode="quick", jobs=1, write=True, json_path=None):
     """Run the benchmark's rows over master seeds; count each row's verdict and best class.
 
     Writes ``absorbphys/verdict_frequencies.json`` (read by the report's 'Calibration'
-    lines) unless ``write`` is false; rows not run keep their earlier record.
+    lines) unless ``write`` is false; rows not run keep their earlier record. ``json_path``
+    also gets every seed's record (row, verdict, best class, reason, time) and the code
+    state.
     """
     from absorbphys._benchmark.config import default_config
 
     cfg = {e.name: e for e in default_config(mode)}
     rows = list(rows or cfg)
+    code = {"git": _git_state(), "analysis_sha256": _analysis_hash()}  # the code as imported
     tasks = [(mode, rows, s) for s in seeds]
     if jobs > 1:
         import multiprocessing as mp
@@ -539,6 +551,14 @@ def verdict_frequencies(rows, seeds, mode="quick", jobs=1, write=True):
             counts[name][key] += 1
             reasons[name].setdefault(key, f"seed {seed}: {reason[:300]}")
             times[name].append(t)
+    if json_path:
+        per_seed = [{"seed": seed, "wall_s": wall, "row": name, "verdict": verdict,
+                     "best": best, "reason": reason, "time_s": t}
+                    for seed, wall, rs in sorted(out) for name, verdict, best, reason, t in rs]
+        _write_json(json_path, {"command": " ".join(["python", *sys.argv]),
+                                "absorbphys": ap.__version__, **code, "machine": MACHINE,
+                                "date": time.strftime("%Y-%m-%d"), "mode": mode,
+                                "master_seeds": list(seeds), "runs": per_seed})
     print(f"\nVerdict frequencies, {mode} mode, master seeds {list(seeds)}:")
     for r in rows:
         line = ", ".join(f"{k}: {v}" for k, v in counts[r].most_common())
@@ -574,7 +594,8 @@ def main(argv=None):
     p.add_argument("--only", nargs="+", metavar="CASE", choices=list(CASES))
     p.add_argument("--seeds", type=int, default=20, help="seeds per case (K)")
     p.add_argument("--base-seed", type=int, default=1, help="seed = base + k")
-    p.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    p.add_argument("--json", metavar="PATH",
+                   help="write the results as JSON (with --verdicts: every seed's record)")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
     p.add_argument("--verdicts", nargs="*", metavar="ROW",
                    help="instead of the cases: run the quick benchmark's rows (default: all) "
@@ -585,7 +606,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.verdicts is not None:
         seeds = [args.base_seed + k for k in range(args.seeds)]
-        verdict_frequencies(args.verdicts, seeds, jobs=args.jobs, write=not args.no_write)
+        verdict_frequencies(args.verdicts, seeds, jobs=args.jobs, write=not args.no_write,
+                            json_path=args.json)
         return 0
     if args.list:
         for n, c in CASES.items():
@@ -620,8 +642,7 @@ def main(argv=None):
                 or platform.machine(), "date": time.strftime("%Y-%m-%d"),
                 "NUMBA_NUM_THREADS": os.environ.get("NUMBA_NUM_THREADS"),
                 "total_s": time.perf_counter() - t0}
-        with open(args.json, "w") as f:
-            json.dump({"meta": meta, "cases": results}, f, indent=1)
+        _write_json(args.json, {"meta": meta, "cases": results})
     return 0
 
 

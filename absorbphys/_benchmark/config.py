@@ -440,14 +440,18 @@ def _quick() -> list[Entry]:
         Entry(
             name="cp2d", label="2D contact process (square lattice)", model="contact",
             params={"dim": 2}, control="lam", window=(1.50, 1.80), size=128, t_max=1000.0,
-            sweep_points=9, sweep_samples=6, refine=2, final_samples=32,
-            decay_t_max=1000.0, decay_samples=32,
+            sweep_points=9, sweep_samples=6, refine=2, final_samples=96,
+            decay_t_max=1000.0, decay_samples=128,
             spreading={"size": 256, "t_max": 1000.0, "samples": 16000},
             beta_offsets=(0.01, 0.015, 0.02, 0.03, 0.04), beta_t_max=1000.0, beta_samples=16,
             beta_t_min=0.25, beta_stationary_tol=0.15,
-            budget_s=45,
-            notes="no finite-size scaling in quick mode: a collapse needs the critical point "
-                  "to better than 1e-3, more than 45 s allow in 2D",
+            budget_s=60,
+            notes="96 samples per value on the last sweep level locate lam_c to ~0.001 "
+                  "(32 gave ~0.003, which dominated the errors of delta, delta' and theta); "
+                  "only z separates DP from Manna in 2D (the catalog has no Manna delta or "
+                  "theta), so z needs an error below ~0.045; no finite-size scaling in quick "
+                  "mode: a collapse needs the critical point to better than 1e-3 and larger "
+                  "sizes than 60 s allow in 2D",
         ),
         Entry(
             name="mfcp", label="Mean-field contact process (complete graph)", model="mfcp",
@@ -473,15 +477,20 @@ def _quick() -> list[Entry]:
             model="mlp", params={"sigma_b": 0.3, "activation": "tanh"}, control="sigma_w",
             window=(1.30, 1.50), guess="meanfield", window_halfwidth=0.1, size=16384,
             coarse_size=1024, t_max=512, sweep_points=7, sweep_samples=6, refine=2,
-            final_samples=16, decay_t_max=2048, decay_samples=32,
+            final_samples=16, decay_t_max=512, decay_samples=64,
             fss_sizes=(64, 128, 256, 512), fss_t_factor=4.0, fss_t_power=1.0, fss_t_min=0.1,
-            fss_samples=128, beta_offsets=(0.005, 0.0075, 0.01, 0.015, 0.02),
+            fss_samples=512, beta_offsets=(0.005, 0.0075, 0.01, 0.015, 0.02),
             beta_t_max=2048, beta_samples=16, beta_size=16384, beta_t_min=0.25,
             beta_stationary_tol=0.2, budget_s=60,
             notes="finite width: rho fluctuates slowly around its stationary value, so the "
                   "stationarity test of beta is relaxed to |slope| + 2 sigma <= 0.2 over "
                   "t in [512, 2048]; small offsets (0.5-2 %) because the infinite-width map "
-                  "itself gives an effective beta of 0.92 at 3-5 %",
+                  "itself gives an effective beta of 0.92 at 3-5 %; the decay stops at depth "
+                  "512: sigma_w,c is located to ~0.0004, and with nu_par = 1 the scaling "
+                  "variable Delta t reaches ~0.8 by depth 2048, where the decay bends towards "
+                  "its stationary value (delta's window error 0.2-0.33 in every seed), ~0.2 "
+                  "by 512; 512 samples per width so that the collapse resolves a = b = 1 "
+                  "(errors 0.06-0.11 instead of 0.10-0.14)",
         ),
         Entry(
             name="resmlp", label="Residual MLP, tanh, sigma_b = 0.3, alpha = 1",
