@@ -190,7 +190,10 @@ def analyze(ds: xr.Dataset, *, n_boot=100, seed=0, t_min=None, t_max=None):
         cp = critical_point(ds, control, t_min=t_min, t_max=t_max)
         key = f"{control}_c"
         est[key] = Estimate(float(cp[key]), float(cp[f"{key}_error"]))
-        est["delta"] = Estimate(float(cp["delta"]), float(cp["delta_error"]))
+        if "not_measured" in cp.attrs:
+            notes.append(cp.attrs["not_measured"])
+        else:
+            est["delta"] = Estimate(float(cp["delta"]), float(cp["delta_error"]))
         for fn, name in ((fit_beta, "beta"), (fit_nu_par, "nu_par")):
             try:
                 r = fn(ds, cp, control)
@@ -202,7 +205,10 @@ def analyze(ds: xr.Dataset, *, n_boot=100, seed=0, t_min=None, t_max=None):
         key = f"{control}_c"
         xc = Estimate(float(cp[key]), float(cp[f"{key}_error"]))
         est[key] = xc
-        est["delta_prime"] = Estimate(float(cp["delta"]), float(cp["delta_error"]))
+        if "not_measured" in cp.attrs:
+            notes.append(cp.attrs["not_measured"].replace("delta:", "delta_prime:", 1))
+        else:
+            est["delta_prime"] = Estimate(float(cp["delta"]), float(cp["delta_error"]))
         sp = spreading(ds.sortby(control), t_min=t_min, t_max=t_max)
         x = np.asarray(sp[control].values, dtype=float)
         if "not_measured" in sp.attrs:

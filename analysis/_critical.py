@@ -49,8 +49,13 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
     lower late-time ``rho``) to positive count, and the one that best splits the sweep into
     significant negative and positive curvatures is used (attribute ``crossings``: all of them);
     when that change is not significant (a bracketing curvature within 2 errors of 0), the RMS
-    distance to the other such changes in the same direction is added in quadrature (attribute
-    ``ambiguity_error``, carried over to ``delta``).
+    distance to the other such changes in the same direction, between the nearest significant
+    curvatures around it, is added in quadrature (attribute ``ambiguity_error``, carried over
+    to ``delta``). A value whose mean reaches 0 inside the window (absorbed) counts as a
+    significant negative curvature; when the chosen change lies next to one, the zero cannot
+    be interpolated: the critical value is the bracket's midpoint with the bracket's
+    resolution as error (``zero_fit = "midpoint"``) and ``delta`` is NaN, explained in the
+    ``not_measured`` attribute.
 
     Parameters
     ----------
@@ -104,6 +109,11 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
             d_err = float(np.hypot(d_err, _excess(dd)))
     key = f"{control}_c"
     cv, ce, dv, de = est["cv"], est["ce"], est["dv"], est["de"]
+    extra = {}
+    if est["absorbed"]:
+        extra["not_measured"] = (f"delta: the sign change lies next to a value absorbed inside "
+                                 f"the window ({control} = {est['xs'][0]:g} or "
+                                 f"{est['xs'][-1]:g}): {key} is the bracket's midpoint")
     ds = xr.Dataset(
         {key: ((), xc_reps[0]), f"{key}_error": ((), xc_err),
          "delta": ((), d_reps[0]), "delta_error": ((), d_err),
@@ -112,12 +122,13 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
         coords={control: (control, x)},
         attrs={"var": c.name, "control": control, "t_min": lo, "t_max": hi,
                "n_fit": n_fit, "fit_values": [float(v) for v in est["xs"]],
-               "zero_fit": ("secant" if len(est["xs"]) == 2 else
+               "zero_fit": ("midpoint" if est["absorbed"] else
+                            "secant" if len(est["xs"]) == 2 else
                             "line" if est["deg"] == 1 else "quadratic"),
                "resolution_error": est["resolution"], "window_error": window,
                "ambiguity_error": est["ambiguity"],
                "crossings": [float(v) for v in sorted(est["cross"].values())],
-               "method": "zero of the late-time curvature of ln rho vs ln t"})
+               "method": "zero of the late-time curvature of ln rho vs ln t", **extra})
     return ds
 
 
@@ -328,10 +339,14 @@ def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
     require_positive(reps[0], c.name)
     slope, _ = _fits.fit_lines(lnt, lny)
     dwin = -slope
-    cv, ce = curv[0], _core.jackknife_error(curv)
-    dv, de = dwin[0], _core.jackknife_error(dwin)
+    with np.errstate(invalid="ignore"):
+        # the mean reaches 0 inside the window: absorbed, certainly on the absorbing side (its
+        # curvature and window exponent, from the times before, are not late-time ones)
+        dead = ~np.all(reps[0] > 0, axis=-1)
+    cv, ce = (np.where(dead, np.nan, v) for v in (curv[0], _core.jackknife_error(curv)))
+    dv, de = (np.where(dead, np.nan, v) for v in (dwin[0], _core.jackknife_error(dwin)))
     good = np.isfinite(cv) & np.isfinite(ce)
-    if good.sum() < 2:
+    if good.sum() < 1 or (good | dead).sum() < 2:
         raise ValueError(f"{c.name}: fewer than 2 control values with a usable late-time "
                          f"curvature in [{lo:g}, {hi:g}]")
     if np.all(_fits.no_spread(cv[good], ce[good])):
@@ -341,7 +356,10 @@ def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
     cross = {}
     ambiguity = 0.0
     if near is None:
-        xi, ci = x[good], cv[good]
+        # values with a curvature, and absorbed values (bending down, significantly)
+        use = np.nonzero(good | dead)[0]
+        xi = x[use]
+        ci = np.where(dead[use], -1.0, cv[use])
         sgn = np.sign(ci)
         change = np.nonzero(sgn[:-1] * sgn[1:] <= 0)[0]
         if change.size == 0:
@@ -350,30 +368,58 @@ def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
                              f"{control} in [{xi[0]:g}, {xi[-1]:g}]: every value looks {phase}; "
                              f"extend the sweep")
         for i in change:
+            if dead[use[i]] or dead[use[i + 1]]:
+                # next to an absorbed value the zero cannot be interpolated: the midpoint
+                cross[int(i)] = 0.5 * (xi[i] + xi[i + 1])
+                continue
             d = ci[i + 1] - ci[i]
             cross[int(i)] = xi[i] if d == 0 else xi[i] - ci[i] * (xi[i + 1] - xi[i]) / d
         # Deep in the active phase the curvature decays back to ~0 and noise can flip its sign:
         # keep the crossings from bending down (absorbing side: the lower late-time rho) to
         # bending up, and among them take the best step: the split with the most significant
-        # negative curvature on the absorbing side and positive on the active side.
+        # negative curvature (absorbed values count as the most significant) on the absorbing
+        # side and positive on the active side.
         with np.errstate(invalid="ignore"):
-            late = np.nanmean(reps[0][good], axis=-1)
+            late = np.where(dead[use], 0.0, np.nanmean(reps[0][use], axis=-1))
         orient = -1.0 if late[-1] < late[0] else 1.0
-        z = np.clip(ci / np.maximum(ce[good], 1e-300), -10.0, 10.0)
+        z = np.where(dead[use], -10.0,
+                     np.clip(ci / np.maximum(np.where(dead[use], 1.0, ce[use]), 1e-300),
+                             -10.0, 10.0))
         cand = [i for i in cross if orient * ci[i] < 0.0 <= orient * ci[i + 1]] or list(cross)
         score = {i: float(orient * (z[i + 1:].sum() - z[:i + 1].sum())) for i in cand}
         mid = max(cand, key=lambda i: (score[i], -i))
         x0 = float(cross[mid])
         # A change of sign that is not significant on both sides is no better placed than
-        # any other such change in the same direction: count the distance to those.
-        weak = [i for i in cand if min(abs(z[i]), abs(z[i + 1])) < 2.0]
+        # any other such change in the same direction, unless the values between the two
+        # are jointly significant on the side that rules the other one out (beyond a run of
+        # clearly positive curvatures the phase is settled: changes there are noise): count
+        # the distance to those.
+        def rivals(i):
+            a, b = min(i, mid) + 1, max(i, mid) + 1
+            run = float(orient * z[a:b].sum() / np.sqrt(b - a)) * (1 if i > mid else -1)
+            return run < 2.0
+
+        weak = [i for i in cand if min(abs(z[i]), abs(z[i + 1])) < 2.0
+                and (i == mid or rivals(i))]
         if mid in weak and len(weak) > 1:
             ambiguity = float(np.sqrt(np.mean([(cross[i] - x0) ** 2 for i in weak])))
-        idx_good = np.nonzero(good)[0]
-        if n_fit == 2:  # linear interpolation between the bracketing values
-            near = idx_good[[mid, mid + 1]]
+        if n_fit == 2 or dead[use[mid]] or dead[use[mid + 1]]:
+            near = use[[mid, mid + 1]]   # the bracketing values
         else:
-            near = np.sort(idx_good[np.argsort(np.abs(xi - x0), kind="stable")[:n_fit]])
+            gi = np.nonzero(good)[0]
+            near = np.sort(gi[np.argsort(np.abs(x[gi] - x0), kind="stable")[:n_fit]])
+    if dead[near].any():
+        # The sign change lies next to an absorbed value: the critical value is the bracket's
+        # midpoint, placed to its width (uniform: step / sqrt(12)); delta is not measured
+        # there (the absorbed curve has no window exponent).
+        xs = x[near]
+        resolution = float(np.ptp(xs)) / np.sqrt(12.0)
+        xc_reps = np.full(reps.shape[0], 0.5 * (xs[0] + xs[-1]))
+        return {"xc_reps": xc_reps, "d_reps": np.full(reps.shape[0], np.nan),
+                "xc_err": float(np.hypot(resolution, ambiguity)), "d_err": np.nan,
+                "cv": cv, "ce": ce, "dv": dv, "de": de, "xs": xs, "cross": cross,
+                "resolution": resolution, "ambiguity": ambiguity, "near": near, "deg": 1,
+                "absorbed": True}
     floor = 1e-12 + 1e-6 * np.nanmedian(ce[good])
     wc = 1.0 / np.maximum(ce[near], floor) ** 2
     xs = x[near]
@@ -412,4 +458,5 @@ def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
                          "crossing); record more batches or a narrower sweep")
     return {"xc_reps": xc_reps, "d_reps": d_reps, "xc_err": xc_err, "d_err": d_err,
             "cv": cv, "ce": ce, "dv": dv, "de": de, "xs": xs, "cross": cross,
-            "resolution": resolution, "ambiguity": ambiguity, "near": near, "deg": deg}
+            "resolution": resolution, "ambiguity": ambiguity, "near": near, "deg": deg,
+            "absorbed": False}

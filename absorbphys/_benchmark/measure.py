@@ -254,10 +254,14 @@ class EntryMeasurement:
                     ambiguity = float(whole.attrs["ambiguity_error"])
             sel = [j for j in (i - 1, i) if positive[j]]
             try:
+                if not sel:
+                    raise ValueError("both values around the transition are absorbed inside "
+                                     "the fit window; the window is too coarse")
                 if len(sel) < 2:
-                    raise ValueError("the value below the transition is absorbed inside the "
-                                     "fit window; the window is too coarse")
-                if final:
+                    # one side is absorbed inside the window: critical_point places the zero
+                    # at the bracket's midpoint, to the bracket's resolution
+                    sel = [i - 1, i]
+                elif final:
                     sel = _monotone_run(ds, self.control, sel, positive, cp, var=var,
                                         t_min=t_fit)
                 res = cp(ds.isel({self.control: sel}), control=self.control, n_fit=len(sel),
