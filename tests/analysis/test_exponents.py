@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from absorbphys.analysis import (
     Estimate,
+    analyze,
     critical_point,
     effective_exponent,
     estimates,
@@ -329,6 +330,31 @@ def test_critical_point_counts_equally_weak_crossings():
     assert float(r.attrs["ambiguity_error"]) > 0.5
     assert float(r.p_c_error) >= float(r.attrs["ambiguity_error"])
     assert within(r.p_c, r.p_c_error, 2.5, k=1.5) and within(r.p_c, r.p_c_error, 4.5, k=1.5)
+
+
+def test_critical_point_next_to_an_absorbed_value_is_the_brackets_midpoint():
+    # p = 0, 1 die inside the window (mean 0 from t = 200 on); from p = 2 on the curvature is
+    # positive (p = 2..4), then weak noise around +-0.003: the transition is at
+    # the absorbed boundary, not at the weak changes deep in the active side (p ~ 5.5)
+    curv = dict(zip(range(8), (-1.0, -1.0, 0.02, 0.03, 0.03, 0.003, -0.003, 0.003)))
+
+    def fn(t, p):
+        lt = np.log(np.maximum(t, 1.0))
+        c = np.vectorize(curv.get)(np.rint(p).astype(int))
+        rho = 0.5 * np.exp(-0.2 * lt + 0.5 * c * (lt - 4.0) ** 2)
+        return np.where((p < 1.5) & (t >= 200), 0.0, rho)
+
+    ds = synth.make(fn, synth.log_times(3000), sweep={"p": np.arange(8.0)}, noise=0.5, seed=0)
+    r = critical_point(ds)
+    assert r.attrs["zero_fit"] == "midpoint"
+    assert float(r.p_c) == 1.5
+    np.testing.assert_allclose(float(r.p_c_error), 1 / np.sqrt(12))
+    assert np.isnan(float(r.delta)) and "absorbed" in r.attrs["not_measured"]
+    assert np.isnan(r.curvature.sel(p=[0.0, 1.0])).all()
+    # the analysis of the sweep leaves delta out and says why
+    res = analyze(ds)
+    assert "delta" not in res["estimates"] and "p_c" in res["estimates"]
+    assert any("absorbed" in n for n in res["notes"])
 
 
 def test_late_curvature_is_the_curvature_critical_point_locates():
