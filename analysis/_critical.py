@@ -339,14 +339,15 @@ def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
     require_positive(reps[0], c.name)
     slope, _ = _fits.fit_lines(lnt, lny)
     dwin = -slope
+    cv, ce = curv[0], _core.jackknife_error(curv)
+    dv, de = dwin[0], _core.jackknife_error(dwin)
     with np.errstate(invalid="ignore"):
         # the mean reaches 0 inside the window: absorbed, certainly on the absorbing side (its
-        # curvature and window exponent, from the times before, are not late-time ones)
+        # curvature, where the times before its death give one, is not a late-time one: it
+        # places a zero next to it, but does not measure how strongly it bends)
         dead = ~np.all(reps[0] > 0, axis=-1)
-    cv, ce = (np.where(dead, np.nan, v) for v in (curv[0], _core.jackknife_error(curv)))
-    dv, de = (np.where(dead, np.nan, v) for v in (dwin[0], _core.jackknife_error(dwin)))
     good = np.isfinite(cv) & np.isfinite(ce)
-    if good.sum() < 1 or (good | dead).sum() < 2:
+    if (good & ~dead).sum() < 1 or (good | dead).sum() < 2:
         raise ValueError(f"{c.name}: fewer than 2 control values with a usable late-time "
                          f"curvature in [{lo:g}, {hi:g}]")
     if np.all(_fits.no_spread(cv[good], ce[good])):
@@ -368,9 +369,15 @@ def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
                              f"{control} in [{xi[0]:g}, {xi[-1]:g}]: every value looks {phase}; "
                              f"extend the sweep")
         for i in change:
-            if dead[use[i]] or dead[use[i + 1]]:
-                # next to an absorbed value the zero cannot be interpolated: the midpoint
+            if not good[use[i]] or not good[use[i + 1]]:
+                # an absorbed value without a curvature: the zero cannot be interpolated
                 cross[int(i)] = 0.5 * (xi[i] + xi[i + 1])
+                continue
+            d = cv[use[i + 1]] - cv[use[i]]
+            if dead[use[i]] or dead[use[i + 1]]:
+                # (the curvature before its death: the secant, kept inside the bracket)
+                z0 = xi[i] - cv[use[i]] * (xi[i + 1] - xi[i]) / d if d else xi[i]
+                cross[int(i)] = float(np.clip(z0, xi[i], xi[i + 1]))
                 continue
             d = ci[i + 1] - ci[i]
             cross[int(i)] = xi[i] if d == 0 else xi[i] - ci[i] * (xi[i + 1] - xi[i]) / d
@@ -382,9 +389,10 @@ def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
         with np.errstate(invalid="ignore"):
             late = np.where(dead[use], 0.0, np.nanmean(reps[0][use], axis=-1))
         orient = -1.0 if late[-1] < late[0] else 1.0
-        z = np.where(dead[use], -10.0,
-                     np.clip(ci / np.maximum(np.where(dead[use], 1.0, ce[use]), 1e-300),
-                             -10.0, 10.0))
+        with np.errstate(invalid="ignore"):
+            z = np.where(dead[use], -10.0,
+                         np.clip(ci / np.maximum(np.where(dead[use], 1.0, ce[use]), 1e-300),
+                                 -10.0, 10.0))
         cand = [i for i in cross if orient * ci[i] < 0.0 <= orient * ci[i + 1]] or list(cross)
         score = {i: float(orient * (z[i + 1:].sum() - z[:i + 1].sum())) for i in cand}
         mid = max(cand, key=lambda i: (score[i], -i))
@@ -403,15 +411,15 @@ def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
                 and (i == mid or rivals(i))]
         if mid in weak and len(weak) > 1:
             ambiguity = float(np.sqrt(np.mean([(cross[i] - x0) ** 2 for i in weak])))
-        if n_fit == 2 or dead[use[mid]] or dead[use[mid + 1]]:
+        if n_fit == 2 or not good[use[[mid, mid + 1]]].all():
             near = use[[mid, mid + 1]]   # the bracketing values
         else:
             gi = np.nonzero(good)[0]
             near = np.sort(gi[np.argsort(np.abs(x[gi] - x0), kind="stable")[:n_fit]])
-    if dead[near].any():
-        # The sign change lies next to an absorbed value: the critical value is the bracket's
-        # midpoint, placed to its width (uniform: step / sqrt(12)); delta is not measured
-        # there (the absorbed curve has no window exponent).
+    if not good[near].all():
+        # The sign change lies next to a value absorbed before the window gives it a
+        # curvature: the critical value is the bracket's midpoint, placed to its width
+        # (uniform: step / sqrt(12)); delta is not measured there (no window exponent).
         xs = x[near]
         resolution = float(np.ptp(xs)) / np.sqrt(12.0)
         xc_reps = np.full(reps.shape[0], 0.5 * (xs[0] + xs[-1]))
