@@ -488,7 +488,7 @@ def _quick() -> list[Entry]:
                   "itself gives an effective beta of 0.92 at 3-5 %; the decay stops at depth "
                   "512: sigma_w,c is located to ~0.0004, and with nu_par = 1 the scaling "
                   "variable Delta t reaches ~0.8 by depth 2048, where the decay bends towards "
-                  "its stationary value (delta's window error 0.2-0.33 in every seed), ~0.2 "
+                  "its stationary value (delta's window error 0.2-0.33 in seeds 0-3), ~0.2 "
                   "by 512; 512 samples per width so that the collapse resolves a = b = 1 "
                   "(errors 0.06-0.11 instead of 0.10-0.14)",
         ),
