@@ -259,7 +259,7 @@ class EntryMeasurement:
                                      "the fit window; the window is too coarse")
                 if len(sel) < 2:
                     # one side is absorbed inside the window: critical_point places the zero
-                    # at the bracket's midpoint, to the bracket's resolution
+                    # by its curvature before death, or at the bracket's midpoint
                     sel = [i - 1, i]
                 elif final:
                     sel = _monotone_run(ds, self.control, sel, positive, cp, var=var,
