@@ -52,10 +52,11 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
     distance to the other such changes in the same direction, between the nearest significant
     curvatures around it, is added in quadrature (attribute ``ambiguity_error``, carried over
     to ``delta``). A value whose mean reaches 0 inside the window (absorbed) counts as a
-    significant negative curvature; when the chosen change lies next to one, the zero cannot
-    be interpolated: the critical value is the bracket's midpoint with the bracket's
-    resolution as error (``zero_fit = "midpoint"``) and ``delta`` is NaN, explained in the
-    ``not_measured`` attribute.
+    significant negative curvature in that choice; a zero next to it is placed with the
+    curvature of its times before death, and when it died before the window and has none,
+    the critical value is the bracket's midpoint with the bracket's resolution as error
+    (``zero_fit = "midpoint"``) and ``delta`` is NaN, explained in the ``not_measured``
+    attribute.
 
     Parameters
     ----------
@@ -111,7 +112,7 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
     cv, ce, dv, de = est["cv"], est["ce"], est["dv"], est["de"]
     extra = {}
     if est["absorbed"]:
-        extra["not_measured"] = (f"delta: the sign change lies next to a value absorbed inside "
+        extra["not_measured"] = (f"delta: the sign change lies next to a value absorbed before "
                                  f"the window ({control} = {est['xs'][0]:g} or "
                                  f"{est['xs'][-1]:g}): {key} is the bracket's midpoint")
     ds = xr.Dataset(
@@ -257,16 +258,16 @@ def _excess(diff_reps):
 
 
 def _curvature_rows(c, m):
-    """Replicate means in the window ``m``, ``ln t``, ``ln y`` and the curvature.
+    """Replicate means in the window ``m``, the curvature and the window exponent.
 
     The curvature is ``d^2 ln y / d (ln t)^2`` of a quadratic fit (every decade weighted
-    equally).
+    equally), the window exponent ``-d ln y / d ln t`` of a straight line.
     """
     reps = _fits.replicates(c, m)
     lnt = np.log(c.t[m])
     lny = safe_log(reps)
     quad = _core.polyfit_rows(lnt - lnt.mean(), lny, _core.log_weights(lnt), 2)
-    return reps, lnt, lny, 2.0 * quad[..., 2]
+    return reps, 2.0 * quad[..., 2], -_fits.fit_lines(lnt, lny)[0]
 
 
 def late_curvature(obj, control=None, var="rho", t_min=None, t_max=None, dim="t",
@@ -304,12 +305,11 @@ def late_curvature(obj, control=None, var="rho", t_min=None, t_max=None, dim="t"
     """
     c, control, x = _fits.control_curves(obj, var, control, dim, sample_dim)
     m, lo, hi = window_mask(c.t, t_min, t_max, min_points=4)
-    reps, lnt, lny, curv = _curvature_rows(c, m)
+    reps, curv, dwin = _curvature_rows(c, m)
     with np.errstate(invalid="ignore"):
         positive = np.all(reps[0] > 0, axis=-1)
     err = _core.jackknife_error(curv)
     cv = np.where(positive, curv[0], np.nan)
-    dwin = -_fits.fit_lines(lnt, lny)[0]
     dv = np.where(positive, dwin[0], np.nan)
     de = np.where(positive, _core.jackknife_error(dwin), np.nan)
     return xr.Dataset(
@@ -335,10 +335,8 @@ def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
     ``near`` (indices into ``x``) fixes the control values to interpolate between instead of
     locating the crossing: the window check measures how the zero moves within one bracket.
     """
-    reps, lnt, lny, curv = _curvature_rows(c, m)
+    reps, curv, dwin = _curvature_rows(c, m)
     require_positive(reps[0], c.name)
-    slope, _ = _fits.fit_lines(lnt, lny)
-    dwin = -slope
     cv, ce = curv[0], _core.jackknife_error(curv)
     dv, de = dwin[0], _core.jackknife_error(dwin)
     with np.errstate(invalid="ignore"):
@@ -373,14 +371,11 @@ def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
                 # an absorbed value without a curvature: the zero cannot be interpolated
                 cross[int(i)] = 0.5 * (xi[i] + xi[i + 1])
                 continue
-            d = cv[use[i + 1]] - cv[use[i]]
-            if dead[use[i]] or dead[use[i + 1]]:
-                # (the curvature before its death: the secant, kept inside the bracket)
-                z0 = xi[i] - cv[use[i]] * (xi[i + 1] - xi[i]) / d if d else xi[i]
-                cross[int(i)] = float(np.clip(z0, xi[i], xi[i + 1]))
-                continue
-            d = ci[i + 1] - ci[i]
-            cross[int(i)] = xi[i] if d == 0 else xi[i] - ci[i] * (xi[i + 1] - xi[i]) / d
+            # the secant (an absorbed value with the curvature of its times before death
+            # need not have the opposite sign: kept inside the bracket)
+            c0, c1 = cv[use[i]], cv[use[i + 1]]
+            z0 = xi[i] if c1 == c0 else xi[i] - c0 * (xi[i + 1] - xi[i]) / (c1 - c0)
+            cross[int(i)] = float(np.clip(z0, xi[i], xi[i + 1]))
         # Deep in the active phase the curvature decays back to ~0 and noise can flip its sign:
         # keep the crossings from bending down (absorbing side: the lower late-time rho) to
         # bending up, and among them take the best step: the split with the most significant
@@ -391,8 +386,7 @@ def _critical_estimate(c, control, x, m, lo, hi, n_fit, near=None):
         orient = -1.0 if late[-1] < late[0] else 1.0
         with np.errstate(invalid="ignore"):
             z = np.where(dead[use], -10.0,
-                         np.clip(ci / np.maximum(np.where(dead[use], 1.0, ce[use]), 1e-300),
-                                 -10.0, 10.0))
+                         np.clip(ci / np.maximum(ce[use], 1e-300), -10.0, 10.0))
         cand = [i for i in cross if orient * ci[i] < 0.0 <= orient * ci[i + 1]] or list(cross)
         score = {i: float(orient * (z[i + 1:].sum() - z[:i + 1].sum())) for i in cand}
         mid = max(cand, key=lambda i: (score[i], -i))
