@@ -113,8 +113,8 @@ class Entry:
         Half-width of the window around the mean-field guess, when ``guess`` is used.
     spreading : dict or None
         Seed-spreading run ``{"size", "t_max", "samples"}`` at the critical point (optional
-        ``"params"``: extra fixed parameters; ``"shift"``: also run at ``x_c -+ error`` and
-        add the shift of the exponents to their errors, default true).
+        ``"params"``: extra fixed parameters; ``"shift"``: also run at ``x_c -+ 2 error`` and
+        add half the shift of the exponents to their errors, default true).
     drift : dict or None
         Drift check right after locating (optional): a sweep ``{"window": [lo, hi],
         "points", "t_max", "samples"}`` on a geometric grid (optional ``"size"``, ``"ratio"``,
@@ -133,8 +133,8 @@ class Entry:
     fss_samples : int
         Samples per FSS size.
     fss_shift : bool
-        Also run every size at ``x_c -+ error`` and add the shift of ``a``, ``b`` to their
-        errors (the collapse assumes criticality; triples the FSS cost).
+        Also run every size at ``x_c -+ 2 error`` and add half the shift of ``a``, ``b`` to
+        their errors (the collapse assumes criticality; triples the FSS cost).
     beta_offsets : tuple of float
         Relative distances ``(x - x_c)/x_c`` above the critical point for the stationary
         density (beta); empty: no beta.

@@ -24,20 +24,26 @@ Stages
 ``decay``
     A longer run at the critical value: ``delta`` from a power-law fit; error = jackknife and
     the drift of the local slope across the fit window (both from
-    :func:`absorbphys.analysis.fit_power_law`), and the shift of ``delta`` across the
-    critical value's error bar.
+    :func:`absorbphys.analysis.fit_power_law`), and the critical point's part (below), read
+    from the sweep's window exponents.
 ``spreading``
-    Seed runs at ``x_c`` and ``x_c -+ error``: ``delta'``, ``theta``, ``z``; errors include the
-    window drift (:func:`absorbphys.analysis.spreading`) and the shift across the critical
-    point.
+    Seed runs at ``x_c`` and ``x_c -+ 2 error``: ``delta'``, ``theta``, ``z``; errors include
+    the window drift (:func:`absorbphys.analysis.spreading`) and the critical point's part.
 ``fss_<n>``
-    Runs at ``x_c`` (and ``x_c -+ error``) for several sizes; automatic data collapse
-    ``rho = n^-a F(t / n^b)`` on ``t >= fss_t_min n^fss_t_power``; errors include the shifts
-    across the critical point and without the smallest size.
+    Runs at ``x_c`` (and ``x_c -+ 2 error``) for several sizes; automatic data collapse
+    ``rho = n^-a F(t / n^b)`` on ``t >= fss_t_min n^fss_t_power``; errors include the critical
+    point's part and the shift without the smallest size.
 ``beta``
     Stationary density above the critical value: ``rho_s ~ Delta^beta`` with its correction
     to scaling (:func:`absorbphys.analysis.fit_beta`); errors include the critical point, the
     correction model and the lack of fit.
+
+The critical point's part of an exponent's error is half the larger shift of the exponent
+between ``x_c`` and ``x_c -+ XC_REACH * error(x_c)`` (``XC_REACH = 2``). Where the exponent
+is linear in ``x`` this is the shift across one error bar; where it is not (steep on the
+absorbing side, flat on the active side), the exponent's 2 sigma interval still holds the
+image of the critical point's 2 sigma interval, the coverage the calibration asks for. Shifts
+measured over two error bars also halve the statistical noise of the shifted runs.
 """
 
 from __future__ import annotations
@@ -50,6 +56,11 @@ import numpy as np
 from absorbphys import analysis as an
 from absorbphys._benchmark.run import Runner
 from absorbphys._params import first_line
+
+#: How many of the critical point's error bars the shifted runs and readings sit away from
+#: ``x_c``; the shift found there, divided by ``XC_REACH``, is the critical point's part of an
+#: exponent's error (module docstring).
+XC_REACH = 2.0
 
 
 class EntryFailed(RuntimeError):
@@ -332,16 +343,19 @@ class EntryMeasurement:
         return xc
 
     def _delta_systematic(self):
-        """Shift of the window exponent across ``x_c -+ error(x_c)`` along the sweep.
+        """Image in ``delta`` of the critical point's error, read along the sweep.
 
-        ``delta`` is measured at ``x_c``; had the critical point been at ``x_c -+ sigma``, the
-        decay would have decayed as the sweep's runs there did. The window exponents of every
-        level run at the last level's ``t_max`` and size (:func:`late_curvature`) are fitted
-        across the interval: a weighted quadratic through the values inside it plus the
-        nearest one beyond each end (the exponent is steep on the absorbing side and flat on
-        the active side, so one local slope times ``sigma`` misses a ``sigma`` that reaches
+        ``delta`` is measured at ``x_c``; had the critical point been at ``x_c -+ 2 sigma``,
+        the decay would have decayed as the sweep's runs there did. The window exponents of
+        every level run at the last level's ``t_max`` and size (:func:`late_curvature`) are
+        fitted across that interval: a weighted quadratic through the values inside it plus
+        the nearest one beyond each end (the exponent is steep on the absorbing side and flat
+        on the active side, so one local slope times ``sigma`` misses an interval that reaches
         the absorbing side), or a line through the 4 values nearest ``x_c`` when the interval
-        holds fewer than 2 values. The larger of the two shifts is returned.
+        holds fewer than 2 values. Half the larger of the two shifts is returned: it equals
+        the 1 sigma shift where ``delta(x)`` is linear, and where it is not, ``delta``'s 2 sigma
+        interval still holds the image of ``x_c``'s 2 sigma interval, which is the coverage
+        the calibration asks for.
         """
         xc = self.critical
         if xc is None or xc.error == 0 or not self.window_exponents:
@@ -359,7 +373,7 @@ class EntryMeasurement:
         if len(x) < 2:
             return 0.0
         x, d, w = np.asarray(x, float), np.asarray(d), np.asarray(w)
-        lo, hi = xc.value - xc.error, xc.value + xc.error
+        lo, hi = xc.value - XC_REACH * xc.error, xc.value + XC_REACH * xc.error
         inside = (x >= lo) & (x <= hi)
         below, above = np.nonzero(x < lo)[0], np.nonzero(x > hi)[0]
         sel = list(np.nonzero(inside)[0])
@@ -380,7 +394,7 @@ class EntryMeasurement:
         # no extrapolation beyond the values the fit stands on
         ends = np.clip([lo, hi], xs.min(), xs.max())
         at = np.polyval(coef, (np.array([xc.value, *ends]) - u0) / scale)
-        return float(np.max(np.abs(at[1:] - at[0])))
+        return float(np.max(np.abs(at[1:] - at[0]))) / XC_REACH
 
     def decay(self):
         """Decay exponent ``delta`` at the critical value (stage ``decay``)."""
@@ -420,16 +434,18 @@ class EntryMeasurement:
         res = spreading(one)
         self.results["spreading"] = res
         lo, hi = float(res.attrs["t_min"]), float(res.attrs["t_max"])
-        # Critical point: the same runs at x_c -+ its error (spreading is sensitive to it).
+        # Critical point: the same runs at x_c -+ XC_REACH errors (spreading is sensitive to it).
         shifted = []
         if sp.get("shift", True) and xc.error > 0:
-            for k, x in (("_minus", xc.value - xc.error), ("_plus", xc.value + xc.error)):
+            reach = XC_REACH * xc.error
+            for k, x in (("_minus", xc.value - reach), ("_plus", xc.value + reach)):
                 d = self.runner.run(f"spreading{k}", {self.control: [x]}, sp["t_max"],
                                     sp["samples"], init="seed", fixed=fixed)
                 try:
                     shifted.append(spreading(d.isel({self.control: 0}), t_min=lo, t_max=hi))
                 except ValueError as exc:
-                    self.log(f"spreading at x_c{k.replace('_', ' ')} sigma: {first_line(exc)}")
+                    self.log(f"spreading at x_c{k.replace('_', ' ')} {XC_REACH:g} sigma: "
+                             f"{first_line(exc)}")
         for k in ("delta_prime", "theta", "z"):
             if k in res and np.isfinite(float(res[k])):
                 # the spreading fit's error holds the drift across its window
@@ -437,7 +453,7 @@ class EntryMeasurement:
                 shifts = [abs(float(r[k]) - float(res[k])) for r in shifted
                           if k in r and np.isfinite(float(r[k]))]
                 if shifts:
-                    parts["critical_point"] = max(shifts)
+                    parts["critical_point"] = max(shifts) / XC_REACH
                 if k == "delta_prime" and _quad(parts) == 0:
                     # No sample died in the window: the survival is exactly 1 and the slope
                     # exactly 0. Its resolution is one death among n samples (Poisson 68%
@@ -458,7 +474,8 @@ class EntryMeasurement:
         xc = self.critical
         shifts = {"": xc.value}
         if e.fss_shift and xc.error > 0:
-            shifts.update({"_minus": xc.value - xc.error, "_plus": xc.value + xc.error})
+            reach = XC_REACH * xc.error
+            shifts.update({"_minus": xc.value - reach, "_plus": xc.value + reach})
         runs: dict = {k: {} for k in shifts}
         for n in e.fss_sizes:
             t_max = max(8.0, e.fss_t_factor * float(n) ** e.fss_t_power)
@@ -496,7 +513,7 @@ class EntryMeasurement:
         # where the basin of the data's a = 1.01 holds a = 0.81 at 1.22), which measured the
         # optimiser, not the shift
         start = [[float(res["a"]), float(res["b"])]]
-        # Critical point: the shift of a, b when the runs sit at x_c -+ its error.
+        # Critical point: the shift of a, b when the runs sit at x_c -+ XC_REACH errors.
         shifted = []
         for k in ("_minus", "_plus"):
             if k in runs:
@@ -507,7 +524,7 @@ class EntryMeasurement:
                     shifted.append(r)
                     self.results[f"fss{k}"] = r
                 except Exception as exc:  # noqa: BLE001 - recorded, the error grows below
-                    self.log(f"collapse at x_c{k.replace('_', ' ')} sigma failed: "
+                    self.log(f"collapse at x_c{k.replace('_', ' ')} {XC_REACH:g} sigma failed: "
                              f"{first_line(exc)}")
         # Corrections to scaling: the shift of a, b when the smallest size is left out.
         drop = None
@@ -525,7 +542,7 @@ class EntryMeasurement:
                     parts["smallest_size"] = abs(float(drop[k_src]) - float(res[k_src]))
                 if shifted:
                     parts["critical_point"] = max(abs(float(r[k_src]) - float(res[k_src]))
-                                                  for r in shifted)
+                                                  for r in shifted) / XC_REACH
                 self.estimates[k_dst] = _est(res[k_src], _quad(parts))
                 self.error_parts[k_dst] = parts
         self.log("collapse: " + ", ".join(f"{k} = {self.estimates[k]}"

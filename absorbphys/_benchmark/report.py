@@ -469,7 +469,8 @@ _INTRO = (
     "curvature of ln rho against ln t in a coarse-to-fine sweep). Errors combine the "
     "statistical (jackknife) error with systematic ones measured from the data: the drift "
     "across the fit window, the correction to scaling of beta, the choice of the collapse "
-    "window, the shift across the critical point's error bar and without the smallest size. "
+    "window, the shift when the smallest size is left out, and the critical point's error "
+    "(half the shift between x_c and x_c -+ 2 of its error bars). "
     "'Calibration' lines give how often the verdict came out over independent master seeds "
     "(benchmarks/calibrate.py --verdicts). The columns of the table are defined under it.")
 
