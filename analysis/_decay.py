@@ -216,7 +216,10 @@ def spreading(obj, t_min=None, t_max=None, dim="t", sample_dim="batch"):
         ``delta_prime``, ``theta`` and, with ``r2``, ``z`` with ``*_error``. An exponent
         whose fit is the same in every batch (e.g. ``survival`` 1 throughout: nothing dies)
         has no error bar and is not measured: NaN, explained in the ``not_measured``
-        attribute.
+        attribute. Where no seed run died at any time, ``theta`` and ``z`` are not measured
+        either: a perturbation that never reaches the absorbing state (e.g. two replicas of a
+        network that never resynchronise exactly) spreads by rules of its own (its light cone,
+        a threshold on activity), not by the critical spreading the catalog describes.
     """
     if not isinstance(obj, xr.Dataset):
         raise TypeError("spreading needs a Dataset with survival and n_active")
@@ -236,6 +239,15 @@ def spreading(obj, t_min=None, t_max=None, dim="t", sample_dim="batch"):
         one = {key: sign * s[0]}, {key: np.hypot(_core.jackknife_error(sign * s), drift)}
         _fits.drop_unmeasured(*one, key, f"the slope of ln {v}", notes)
         vals[key], errs[key] = one[0][key], one[1][key]
+    with np.errstate(invalid="ignore"):
+        immortal = np.all(np.nan_to_num(cs.values, nan=1.0) >= 1.0, axis=(0, -1))
+    if immortal.any():
+        vals["theta"] = np.where(immortal, np.nan, vals["theta"])
+        errs["theta"] = np.where(immortal, np.nan, errs["theta"])
+        where = "" if immortal.ndim == 0 else f" at {int(immortal.sum())} of {immortal.size} points"
+        notes.append(f"theta and z not measured{where}: no seed run died at any time "
+                     "(survival 1 throughout), so the perturbation never reaches the absorbing "
+                     "state and its spread is not critical spreading")
     if "r2" in obj:
         c = curves(obj, "r2", dim, sample_dim)
         na = curves(obj, "n_active", dim, sample_dim).values[..., m]
@@ -249,7 +261,8 @@ def spreading(obj, t_min=None, t_max=None, dim="t", sample_dim="batch"):
         one = {"z": z[0]}, {"z": np.hypot(_core.jackknife_error(z), drift)}
         _fits.drop_unmeasured(*one, "z", "the slope of ln r2", notes,
                          flat=_fits.no_spread(s[0], _core.jackknife_error(s)))
-        vals["z"], errs["z"] = one[0]["z"], one[1]["z"]
+        vals["z"] = np.where(immortal, np.nan, one[0]["z"])
+        errs["z"] = np.where(immortal, np.nan, one[1]["z"])
     attrs = {"t_min": lo, "t_max": hi}
     if notes:
         attrs["not_measured"] = "; ".join(notes)

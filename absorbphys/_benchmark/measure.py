@@ -131,6 +131,19 @@ def _window_start(tp, frac):
     return float(tp[0] ** frac * tp[-1] ** (1.0 - frac))
 
 
+def _flat(lc, j):
+    """Whether control value ``j`` of a :func:`late_curvature` result does not decay.
+
+    Its window exponent is below half the smallest catalogued decay exponent (1+1 DP) at
+    2 sigma; absorbed values are not flat.
+    """
+    dv, de = float(lc["delta_window"].values[j]), float(lc["delta_window_error"].values[j])
+    if not (np.isfinite(dv) and np.isfinite(de)):
+        return False
+    smallest = float(an.catalog()["value"].sel(exponent="delta").min())
+    return dv + 2.0 * de < 0.5 * smallest
+
+
 def _transition_index(signs):
     """Split ``- - - | + + +`` that agrees best with the signs (index of the first '+')."""
     n = len(signs)
@@ -228,6 +241,17 @@ class EntryMeasurement:
             signs, positive, lc = _curvature_signs(ds, self.control, var, t_fit)
             self.window_exponents.append(((t_lev, n_lev), lc))
             i = _transition_index(signs)
+            if i == len(signs) and _flat(lc, -1):
+                # An absorbing-side value decays; one that does not, yet bends down, is on an
+                # active side that bends down too (e.g. layer-wide noise): moving the window
+                # up would only find noise sign changes deeper in the active phase.
+                dv, de = lc["delta_window"].values, lc["delta_window_error"].values
+                raise EntryFailed(
+                    f"no zero of the late-time curvature: it is negative at every "
+                    f"{self.control} in [{lo:.6g}, {hi:.6g}], yet the decay stops inside the "
+                    f"window (window exponent {dv[0]:.3g} at {xs[0]:.6g}, {dv[-1]:.2g} ± "
+                    f"{de[-1]:.2g} at {xs[-1]:.6g}): the active side bends down as well, so "
+                    "the curvature criterion has no crossing to locate")
             if i in (0, len(signs)) and shifts < 2:
                 width = hi - lo
                 if i == len(signs):   # everything absorbing: look higher
@@ -356,15 +380,28 @@ class EntryMeasurement:
         the 1 sigma shift where ``delta(x)`` is linear, and where it is not, ``delta``'s 2 sigma
         interval still holds the image of ``x_c``'s 2 sigma interval, which is the coverage
         the calibration asks for.
+
+        Raises :class:`EntryFailed` when the interval holds a value whose runs were absorbed
+        inside the window: there the decay is no power law at all, and no finite error bar
+        on ``delta`` covers the critical point's uncertainty.
         """
         xc = self.critical
         if xc is None or xc.error == 0 or not self.window_exponents:
             return 0.0
         key = self.window_exponents[-1][0]
+        lo, hi = xc.value - XC_REACH * xc.error, xc.value + XC_REACH * xc.error
         x, d, w = [], [], []
         for k, lc in self.window_exponents:
             if k != key:
                 continue
+            xv = lc[self.control].values
+            dead = xv[~lc["positive"].values & (xv >= lo) & (xv <= hi)]
+            if dead.size:
+                raise EntryFailed(
+                    f"delta is not measured: the critical point's {XC_REACH:g} sigma interval "
+                    f"[{lo:.6g}, {hi:.6g}] holds {self.control} = {float(dead[0]):.6g}, "
+                    "where every run was absorbed inside the fit window (no power law there, "
+                    "so no finite error bar covers the critical point's uncertainty)")
             dv, de = lc["delta_window"].values, lc["delta_window_error"].values
             ok = np.isfinite(dv) & np.isfinite(de) & (de > 0)
             x.extend(lc[self.control].values[ok])
@@ -373,7 +410,6 @@ class EntryMeasurement:
         if len(x) < 2:
             return 0.0
         x, d, w = np.asarray(x, float), np.asarray(d), np.asarray(w)
-        lo, hi = xc.value - XC_REACH * xc.error, xc.value + XC_REACH * xc.error
         inside = (x >= lo) & (x <= hi)
         below, above = np.nonzero(x < lo)[0], np.nonzero(x > hi)[0]
         sel = list(np.nonzero(inside)[0])
@@ -406,6 +442,11 @@ class EntryMeasurement:
         fit = an.fit_power_law
         res = fit(one)
         self.results["decay"] = res
+        try:
+            k = an.kappa(one, delta=1.0)
+            self.results["kappa"] = k
+        except (ValueError, EntryFailed):
+            pass
         # the fit's error holds the drift across its window (corrections to scaling)
         tot, win = float(res["delta_error"]), float(res["delta_window_syst"])
         parts = {"stat": math.sqrt(max(tot * tot - win * win, 0.0)), "window": win,
@@ -414,11 +455,6 @@ class EntryMeasurement:
         self.estimates["delta"] = d
         self.error_parts["delta"] = parts
         self.log(f"delta = {d} ({_parts_text(parts)})")
-        try:
-            k = an.kappa(one, delta=1.0)
-            self.results["kappa"] = k
-        except (ValueError, EntryFailed):
-            pass
         return d
 
     def spread(self):

@@ -112,12 +112,14 @@ def test_seed_run_where_nothing_dies(tmp_path, capsys):
     r = json.loads(capsys.readouterr().out)
     assert "delta_prime" not in r["estimates"]
     assert any("delta_prime not measured" in n for n in r["notes"])
+    # nothing died: n_active and r2 trace the light cone, not critical spreading
+    assert "theta" not in r["estimates"] and "z" not in r["estimates"]
+    assert any("theta and z not measured" in n for n in r["notes"])
     assert all(e["error"] > 0 for e in r["estimates"].values())
     assert main(["analyze", out]) == 0
     assert "exact" not in capsys.readouterr().out
-    assert main(["classify", out, "--json"]) == 0
-    v = json.loads(capsys.readouterr().out)
-    assert "delta_prime" in v["missing"]
+    assert main(["classify", out, "--json"]) == 2     # nothing left to classify
+    assert "no exponent could be measured" in capsys.readouterr().err
 
 
 def test_analyze_fit_window(sweep_file, capsys):

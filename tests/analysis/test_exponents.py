@@ -192,6 +192,23 @@ def test_spreading_recovered():
     assert within(r.z, r.z_error, z_true)
 
 
+def test_spreading_of_a_seed_that_never_dies_is_not_critical_spreading():
+    """No run died at any time (e.g. network replicas that never resynchronise exactly):
+    n_active and r2 follow a light cone, not critical spreading, so theta and z are not
+    measured; one death anywhere keeps them."""
+    t = synth.log_times(500)
+    extra = {"n_active": synth.power_law(-0.45, 1.3), "r2": synth.power_law(-1.0, 0.5)}
+    ds = synth.make(synth.power_law(0.0, 1.0), t, var="survival", seed=3, extra_vars=extra,
+                    attrs={"init": "seed"})
+    ds["survival"][:] = 1.0
+    r = spreading(ds)
+    assert np.isnan(r.theta) and np.isnan(r.z) and np.isnan(r.delta_prime)
+    assert "theta and z not measured" in r.attrs["not_measured"]
+    ds["survival"][0, -1] = 0.9
+    r = spreading(ds)
+    assert np.isfinite(r.theta) and np.isfinite(r.z)
+
+
 def test_kappa_recovered_for_mean_field_decay():
     ds = synth.make(synth.power_law(1.0, 1 / 2.5), synth.log_times(2000), seed=11,
                     attrs={"dim": 0})

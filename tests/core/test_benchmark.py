@@ -510,3 +510,68 @@ def test_decay_carries_the_critical_points_error_across_the_sweep():
     wide = m._delta_systematic()
     assert small < 0.1 * steep
     assert 2.0 * wide > 0.5 * steep
+
+
+class _ShapeRunner(_SweepRunner):
+    """Serves ``ln rho = -d(x) ln t + c(x) (ln t)^2 / 10`` (small noise); ``d = None``: the
+    runs at ``x`` are absorbed after ``t = 10``."""
+
+    def __init__(self, shape, seed=0):
+        super().__init__(None, seed)
+        self.shape = shape
+
+    def run(self, stage, grid, t_max, samples, init="full", fixed=None):
+        (control, xs), = grid.items()
+        t = np.unique(np.round(np.logspace(0, np.log10(t_max), 40)))
+        rng = np.random.default_rng(self.seed)
+        lt = np.log(t)
+        rho = []
+        for x in xs:
+            d, c = self.shape(x)
+            noise = 0.02 * rng.standard_normal((samples, 1)) * (lt / lt[-1]) ** 2
+            r = np.exp(-(d or 0.0) * lt + c * (lt - lt[0]) ** 2 / 10 + noise)
+            rho.append(np.where(t > 10, 0.0, r) if d is None else r)
+        ds = xr.Dataset({"rho": ((control, "batch", "t"), np.array(rho)),
+                         "n_samples": ((control, "batch"), np.ones((len(xs), samples)))},
+                        coords={control: list(xs), "t": t}, attrs={"control": control})
+        self.datasets[stage] = ds
+        return ds
+
+
+def test_no_crossing_when_the_active_side_bends_down_too():
+    """Curvature negative everywhere, but the decay stops inside the window (layer-wide
+    noise on a weight-shared CNN): moving the window up would find noise deep in the active
+    phase, so locating fails with the reason."""
+    from absorbphys._benchmark.measure import EntryFailed, EntryMeasurement
+
+    entry = Entry(name="down", label="synthetic", model="dp", params={}, control="p",
+                  window=(1.4, 2.0), size=64, t_max=1000, sweep_points=13, sweep_samples=16,
+                  refine=0)
+    m = EntryMeasurement(entry, _ShapeRunner(lambda x: (max(0.0, 0.5 * (1.7 - x) / 0.3),
+                                                       -0.02)))
+    with pytest.raises(EntryFailed, match="no zero of the late-time curvature"):
+        m.locate()
+    # the same window still moves up when its top value decays (all absorbing side)
+    up = EntryMeasurement(entry, _ShapeRunner(lambda x: (0.2 + 2.0 - x, -0.05 - 0.1 * (x > 2.0)
+                                                         + 0.2 * (x > 2.5))))
+    up.locate()
+    assert up.window_used[1][0] > 1.9
+
+
+def test_decay_is_not_measured_when_the_critical_interval_holds_an_absorbed_value():
+    """x_c's 2 sigma interval reaching a value absorbed inside the window: no finite error
+    bar on delta covers it, so delta is left out with the reason."""
+    from absorbphys._benchmark.measure import EntryFailed, EntryMeasurement
+    from absorbphys.analysis import Estimate
+
+    entry = Entry(name="dead", label="synthetic", model="dp", params={}, control="p",
+                  window=(1.4, 2.0), size=64, t_max=1000, sweep_points=13, sweep_samples=16,
+                  refine=0)
+    m = EntryMeasurement(entry, _ShapeRunner(lambda x: (None, 0.0) if x < 1.5
+                                             else (0.2, 0.05 * (x - 1.6) / 0.1)))
+    m.locate()
+    m.critical = Estimate(1.8, 0.05)
+    assert np.isfinite(m._delta_systematic())
+    m.critical = Estimate(1.55, 0.05)          # 2 sigma reaches 1.45, absorbed
+    with pytest.raises(EntryFailed, match="delta is not measured"):
+        m._delta_systematic()
