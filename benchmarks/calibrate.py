@@ -196,7 +196,9 @@ def mfcp_fss(seed):
 
 
 def mlp_decay(seed):
-    ds = _run(MLP(width=8192, sigma_w=SW_MLP, sigma_b=SB_MLP), 2000, 16, seed)
+    # depth 512 at width 16384 (the quick benchmark's decay): depth / width = 0.03, where
+    # depth 2000 at width 8192 (0.24) was already bending towards the finite-width regime
+    ds = _run(MLP(width=16384, sigma_w=SW_MLP, sigma_b=SB_MLP), 512, 16, seed)
     out = _pick(an.fit_power_law(ds), "delta")
     out.update(_pick(an.kappa(ds), "kappa"))
     return out
@@ -315,8 +317,8 @@ CASES = {
         mlp_decay,
         {"delta": (1.0, "mean field (Tamai et al. 2025)"),
          "kappa": (KAPPA_MLP, "infinite-width map, meanfield.kappa(0.3)")},
-        f"MLP tanh, sigma_b = 0.3, sigma_w = {SW_MLP:.6f} (infinite-width line), width 8192, "
-        "depth 2000, 16 samples; fit_power_law, kappa"),
+        f"MLP tanh, sigma_b = 0.3, sigma_w = {SW_MLP:.6f} (infinite-width line), width 16384, "
+        "depth 512, 16 samples; fit_power_law, kappa"),
     "mlp_fss": Case(
         mlp_fss, {"a": (1.0, "Tamai et al. 2025"), "b": (1.0, "Tamai et al. 2025")},
         "MLP at the infinite-width sigma_w_c, widths 64..512, depth 4N, 128 samples, collapse "
