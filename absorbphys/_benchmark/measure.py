@@ -241,17 +241,20 @@ class EntryMeasurement:
             signs, positive, lc = _curvature_signs(ds, self.control, var, t_fit)
             self.window_exponents.append(((t_lev, n_lev), lc))
             i = _transition_index(signs)
-            if i == len(signs) and _flat(lc, -1):
-                # An absorbing-side value decays; one that does not, yet bends down, is on an
-                # active side that bends down too (e.g. layer-wide noise): moving the window
-                # up would only find noise sign changes deeper in the active phase.
+            cv, ce = lc["curvature"].values, lc["curvature_error"].values
+            if i == len(signs) and _flat(lc, -1) and cv[-1] < -2.0 * ce[-1]:
+                # An absorbing-side value decays; one that does not, yet bends down
+                # significantly, is on an active side that bends down too (e.g. layer-wide
+                # noise): moving the window up would only find noise sign changes deeper in
+                # the active phase. (A flat top whose negative curvature is noise moves on.)
                 dv, de = lc["delta_window"].values, lc["delta_window_error"].values
                 raise EntryFailed(
                     f"no zero of the late-time curvature: it is negative at every "
                     f"{self.control} in [{lo:.6g}, {hi:.6g}], yet the decay stops inside the "
                     f"window (window exponent {dv[0]:.3g} at {xs[0]:.6g}, {dv[-1]:.2g} ± "
-                    f"{de[-1]:.2g} at {xs[-1]:.6g}): the active side bends down as well, so "
-                    "the curvature criterion has no crossing to locate")
+                    f"{de[-1]:.2g} at {xs[-1]:.6g}, where the curvature is {cv[-1]:.2g} ± "
+                    f"{ce[-1]:.2g}): the active side bends down as well, so the curvature "
+                    "criterion has no crossing to locate")
             if i in (0, len(signs)) and shifts < 2:
                 width = hi - lo
                 if i == len(signs):   # everything absorbing: look higher

@@ -551,6 +551,11 @@ def test_no_crossing_when_the_active_side_bends_down_too():
                                                        -0.02)))
     with pytest.raises(EntryFailed, match="no zero of the late-time curvature"):
         m.locate()
+    # ... but a flat top whose negative curvature is noise is no evidence: the window moves
+    noise_top = EntryMeasurement(entry, _ShapeRunner(lambda x: (max(0.0, 0.5 * (1.7 - x) / 0.3),
+                                                                -0.02 if x < 1.95 else -1e-4)))
+    noise_top.locate()
+    assert noise_top.window_used[1][0] > 1.9
     # the same window still moves up when its top value decays (all absorbing side)
     up = EntryMeasurement(entry, _ShapeRunner(lambda x: (0.2 + 2.0 - x, -0.05 - 0.1 * (x > 2.0)
                                                          + 0.2 * (x > 2.5))))
