@@ -575,7 +575,10 @@ def verdict_frequencies(rows, seeds, mode="quick", jobs=1, write=True, json_path
         meta.update(machine=MACHINE, date=time.strftime("%Y-%m-%d"),
                     command=" ".join(["python", "benchmarks/calibrate.py"] + sys.argv[1:]))
         for r in rows:
-            meta["rows"][r] = {"seeds": len(seeds), "master_seeds": list(seeds),
+            # each row keeps the provenance of its own round (a later round may run others)
+            meta["rows"][r] = {"command": meta["command"], "date": meta["date"],
+                               "git": code["git"], "seeds": len(seeds),
+                               "master_seeds": list(seeds),
                                "counts": dict(counts[r]), "example_reasons": reasons[r],
                                "median_time_s": float(np.median(times[r])),
                                "config": json.loads(json.dumps(cfg[r].to_dict()))}
