@@ -407,7 +407,7 @@ class EntryMeasurement:
                     "so no finite error bar covers the critical point's uncertainty)")
             dv, de = lc["delta_window"].values, lc["delta_window_error"].values
             ok = np.isfinite(dv) & np.isfinite(de) & (de > 0)
-            x.extend(lc[self.control].values[ok])
+            x.extend(xv[ok])
             d.extend(dv[ok])
             w.extend(1.0 / de[ok] ** 2)
         if len(x) < 2:

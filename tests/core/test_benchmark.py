@@ -432,7 +432,9 @@ class _SweepRunner:
     """Stands in for the benchmark's Runner: serves one synthetic sweep level.
 
     ``ln rho = -0.2 ln t + c(x) (ln t)^2 + noise`` per batch: ``c`` is strongly negative
-    (absorbing side) below ``x = 1.5`` and ``curv_active(x)`` above it.
+    (absorbing side) below ``x = 1.5`` and ``curv_active(x)`` above it. Subclasses set
+    ``shape(x) -> (d, c)`` for ``ln rho = -d ln t + c (ln t)^2 / 10``; ``d = None``: the runs
+    at ``x`` are absorbed after ``t = 10``.
     """
 
     size_param = "L"
@@ -443,6 +445,9 @@ class _SweepRunner:
     def __init__(self, curv_active, seed=0):
         self.curv_active, self.seed, self.datasets = curv_active, seed, {}
 
+    def shape(self, x):
+        return 0.2, (-0.05 * (1.5 - x) / 0.1 if x < 1.5 else self.curv_active(x))
+
     def run(self, stage, grid, t_max, samples, init="full", fixed=None):
         (control, xs), = grid.items()
         t = np.unique(np.round(np.logspace(0, np.log10(t_max), 40)))
@@ -450,9 +455,10 @@ class _SweepRunner:
         lt = np.log(t)
         rho = []
         for x in xs:
-            c = -0.05 * (1.5 - x) / 0.1 if x < 1.5 else self.curv_active(x)
+            d, c = self.shape(x)
             noise = 0.02 * rng.standard_normal((samples, 1)) * (lt / lt[-1]) ** 2
-            rho.append(np.exp(-0.2 * lt + c * (lt - lt[0]) ** 2 / 10 + noise))
+            r = np.exp(-(d or 0.0) * lt + c * (lt - lt[0]) ** 2 / 10 + noise)
+            rho.append(np.where(t > 10, 0.0, r) if d is None else r)
         ds = xr.Dataset({"rho": ((control, "batch", "t"), np.array(rho)),
                          "n_samples": ((control, "batch"), np.ones((len(xs), samples)))},
                         coords={control: list(xs), "t": t}, attrs={"control": control})
@@ -513,29 +519,11 @@ def test_decay_carries_the_critical_points_error_across_the_sweep():
 
 
 class _ShapeRunner(_SweepRunner):
-    """Serves ``ln rho = -d(x) ln t + c(x) (ln t)^2 / 10`` (small noise); ``d = None``: the
-    runs at ``x`` are absorbed after ``t = 10``."""
+    """A :class:`_SweepRunner` whose every value follows ``shape(x) -> (d, c)``."""
 
     def __init__(self, shape, seed=0):
         super().__init__(None, seed)
         self.shape = shape
-
-    def run(self, stage, grid, t_max, samples, init="full", fixed=None):
-        (control, xs), = grid.items()
-        t = np.unique(np.round(np.logspace(0, np.log10(t_max), 40)))
-        rng = np.random.default_rng(self.seed)
-        lt = np.log(t)
-        rho = []
-        for x in xs:
-            d, c = self.shape(x)
-            noise = 0.02 * rng.standard_normal((samples, 1)) * (lt / lt[-1]) ** 2
-            r = np.exp(-(d or 0.0) * lt + c * (lt - lt[0]) ** 2 / 10 + noise)
-            rho.append(np.where(t > 10, 0.0, r) if d is None else r)
-        ds = xr.Dataset({"rho": ((control, "batch", "t"), np.array(rho)),
-                         "n_samples": ((control, "batch"), np.ones((len(xs), samples)))},
-                        coords={control: list(xs), "t": t}, attrs={"control": control})
-        self.datasets[stage] = ds
-        return ds
 
 
 def test_no_crossing_when_the_active_side_bends_down_too():
