@@ -33,6 +33,17 @@ RESOLUTION = (0.10, 0.02)
 #: data cannot separate the members, the family is still determined.
 FAMILIES = {"mean field": ("mean_field", "mean_field_multiplicative")}
 
+#: The signatures of a critical point that a measurement can show: at an absorbing-state
+#: critical point the density decays with time (``delta``), seed runs die out
+#: (``delta_prime``) and the density falls with the system size (``a``). When none of those
+#: measured is positive at :data:`SIGNIFICANCE` standard errors, the data do not show that the
+#: measured point is critical (it may sit in an active phase, or its dynamics froze), and no
+#: class is tested against them.
+CRITICAL_SIGNATURES = ("delta", "delta_prime", "a")
+
+#: Standard errors by which a signature must exceed 0 to show criticality.
+SIGNIFICANCE = 2.0
+
 
 def family_of(classes) -> str:
     """Return the family shared by all ``classes`` ("" if none or if they differ).
@@ -91,7 +102,12 @@ def decide(estimates: dict, dim=None, size_kind=None, classes=None, alpha=ALPHA,
       the runner-up is consistent too (the data cannot separate them);
     * ``"no match"``: every class is rejected by some group.
 
-    One matching exponent, or one group, is never enough.
+    One matching exponent, or one group, is never enough. Before any class is weighed, the
+    data must show a critical point: when none of the measured signatures
+    (:data:`CRITICAL_SIGNATURES`: the decay of the density, of the survival of seeds, the
+    fall of the density with size) is positive by :data:`SIGNIFICANCE` standard errors, the
+    verdict is ``"inconclusive"`` and says so (a density that neither decays nor depends on
+    size rejects every class, but says nothing about a class until the point is critical).
 
     Parameters
     ----------
@@ -133,6 +149,9 @@ def decide(estimates: dict, dim=None, size_kind=None, classes=None, alpha=ALPHA,
         size_kind = None
     table = compare(meas, classes=classes, dim=dim, size_kind=size_kind, alpha=alpha)
     present = groups_of(meas)
+    signs = [k for k in CRITICAL_SIGNATURES if k in meas]
+    flat = bool(signs) and not any(meas[k].value - SIGNIFICANCE * meas[k].error > 0
+                                   for k in signs)
     ex_names = [str(e) for e in table["exponent"].values]
     me = table["measured_error"].values
     rows, pgroups = [], {g: {} for g in present}
@@ -168,7 +187,16 @@ def decide(estimates: dict, dim=None, size_kind=None, classes=None, alpha=ALPHA,
     labels = labels or {}
     summary = "; ".join(f"{g}: " + ", ".join(f"{labels.get(k, k)} = {meas[k]}" for k in ks)
                         for g, ks in present.items())
-    if not best["consistent"]:
+    if flat:
+        verdict = "inconclusive"
+        shown = ", ".join(f"{labels.get(k, k)} = {meas[k]}" for k in signs)
+        reason = ("the data do not show a critical point: "
+                  + (f"{shown} is not" if len(signs) == 1 else f"none of {shown} is")
+                  + f" positive by {SIGNIFICANCE:g} standard errors (no resolved decay"
+                  + (" or fall with size" if "a" in signs else "")
+                  + "), as at a point in an active phase, where the dynamics froze, or with "
+                  f"too few samples; no class is tested; {summary}")
+    elif not best["consistent"]:
         bad = [g for g in present if pgroups[g].get(best["class"], 1.0) < alpha]
         verdict = "no match"
         reason = (f"no catalogued class fits every measurement (closest: {best['class']}, "
@@ -204,7 +232,9 @@ def decide(estimates: dict, dim=None, size_kind=None, classes=None, alpha=ALPHA,
     candidates = [r["class"] for r in rows if r["consistent"]]
     fam = family_of(candidates) if verdict != "no match" else ""
     name_best, name_runner = best["class"], runner["class"] if runner else ""
-    if best["consistent"] and best["groups"] == 0:
+    if flat:
+        name_best, name_runner, fam = "", "", ""
+    elif best["consistent"] and best["groups"] == 0:
         # nothing the data resolve: naming a "best" class would only reflect the catalog
         reason = f"closest by chi2/dof: {best['class']}; " + reason
         name_best, name_runner, fam = "", "", ""

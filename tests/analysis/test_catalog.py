@@ -136,3 +136,19 @@ def test_classify_mean_field_match_with_fss():
         classify(estimates=ests, alpha=2)
     with pytest.raises(ValueError, match="at least one"):
         classify()
+
+
+def test_classify_needs_the_data_to_show_a_critical_point():
+    # cnn2d, seed 0 of the verdict calibration: located where the density has stopped
+    # decaying, and the collapse barely depends on size; that rejects every class, but only
+    # because the point is not critical
+    flat = {"delta": (0.012, 0.036), "a": (0.017, 0.027), "b": (0.4, 1.9)}
+    v = classify(estimates=flat, dim=2)
+    assert v.status == "inconclusive" and v.best == ""
+    assert "do not show a critical point" in v.reason and "no class is tested" in v.reason
+    # one resolved signature (here the decay) is enough to weigh the classes: no match
+    v = classify(estimates={**flat, "delta": (0.143, 0.03)}, dim=2)
+    assert v.status == "no match"
+    # a density that grows is not critical either
+    v = classify(estimates={"delta": (-0.0122, 0.0086), "theta": (0.3, 0.01)}, dim=1)
+    assert v.status == "inconclusive" and "is not positive" in v.reason
