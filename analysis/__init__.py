@@ -87,17 +87,27 @@ from ._decay import (
 from ._estimate import Estimate, estimates
 from ._off_critical import fit_beta, fit_nu_par, relaxation_time, stationary_density
 from ._plot import plot_collapse, plot_compare, plot_decay, plot_phase_diagram
-from ._verdict import FAMILIES, GROUPS, RESOLUTION, decide, family_of
+from ._verdict import (
+    CRITICAL_SIGNATURES,
+    FAMILIES,
+    GROUPS,
+    RESOLUTION,
+    SIGNIFICANCE,
+    decide,
+    family_of,
+)
 
 _register_accessors()
 
 __all__ = [
+    "CRITICAL_SIGNATURES",
     "EXPONENTS",
     "FAMILIES",
     "GROUPS",
     "N_BOOT_MAX",
     "QUADRATIC_FROM",
     "RESOLUTION",
+    "SIGNIFICANCE",
     "Estimate",
     "Verdict",
     "analyze",

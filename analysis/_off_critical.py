@@ -105,7 +105,7 @@ def _pair_slope(x, reps, idx):
 
 
 #: Correction exponents spanned for the model systematic of :func:`fit_beta`.
-_OMEGAS = (0.5, 1.0, 1.5)
+_OMEGAS = (0.5, 0.75, 1.0, 1.25, 1.5)
 
 
 def fit_beta(obj, critical, control=None, var="rho", t_min=None, delta_min=None,
@@ -118,8 +118,11 @@ def fit_beta(obj, critical, control=None, var="rho", t_min=None, delta_min=None,
     At the distances a simulation can afford the effective exponent still drifts with
     ``Delta`` (1+1 DP: 0.254 at ``Delta`` = 2-4 %, against 0.2765): with four or more
     stationary points the fit includes the correction ``exp(c Delta^omega)`` (to first order
-    ``1 + c Delta^omega``) with ``omega = 1`` (analytic corrections), and the spread of
-    ``beta`` over ``omega`` in [0.5, 1.5] is a model systematic (``beta_model_syst``).
+    ``1 + c Delta^omega``) with ``omega = 1`` (analytic corrections), and half the spread of
+    ``beta`` over the ``omega`` in [0.5, 1.5] that the data do not reject (chi-square within
+    1 of the best ``omega``, the profile interval of one nuisance parameter; ``omega = 1``
+    always counts) is a model systematic (``beta_model_syst``). Points over a wide range of
+    ``Delta`` let the data pin ``omega`` down and shrink it.
     With three points (or ``correction=False``) the pure power law is fitted and the model
     systematic is the drift of the local exponent between the nearer and the farther
     points, less its noise.
@@ -193,6 +196,7 @@ def fit_beta(obj, critical, control=None, var="rho", t_min=None, delta_min=None,
                              f"a stationary rho_s > 0, got {int(sel.sum())}")
         s_, amp_, chi2 = _fit_loglog(d[sel], reps[:, sel], err[sel], "beta", omega)
         fits.setdefault(xcv, (chi2, int(sel.sum()) - (3 if omega is not None else 2)))
+        fits.setdefault((xcv, omega), chi2)
         return s_, amp_
 
     s, amp, beta_err = _fit_shifted(run, xc)
@@ -203,9 +207,15 @@ def fit_beta(obj, critical, control=None, var="rho", t_min=None, delta_min=None,
         beta_err *= math.sqrt(chi2 / dof)
     model = 0.0
     if correction:
-        # the correction exponent is not known: the spread of beta over omega in [0.5, 1.5]
-        alt = [float(run(xc.value, om)[0][0]) for om in _OMEGAS]
-        model = 0.5 * (max(alt) - min(alt))
+        # the correction exponent is not known: the spread of beta over the omegas in
+        # [0.5, 1.5] that the data do not reject (chi-square within 1 of the best one, the
+        # profile interval of one nuisance parameter); the central omega = 1 always counts
+        alt = {om: float(run(xc.value, om)[0][0]) for om in _OMEGAS}
+        c2 = {om: fits[(xc.value, om)] for om in _OMEGAS}
+        best = min((v for v in c2.values() if np.isfinite(v)), default=np.nan)
+        kept = [b for om, b in alt.items()
+                if om == 1.0 or not np.isfinite(best) or not (c2[om] > best + 1.0)]
+        model = 0.5 * (max(kept) - min(kept))
     else:
         # a pure power law cannot show its own bias: the drift of the local exponent between
         # the nearer and the farther points (less its noise) bounds it, as for a decay fit

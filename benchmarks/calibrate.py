@@ -70,6 +70,7 @@ KAPPA_MLP = models.meanfield.kappa(SB_MLP)                    # 0.23350, infinit
 SW_CNN = 5.160                                         # hard_tanh LC CNN, C = 4, sigma_b = 5
 DP1 = {"delta": 0.159464, "theta": 0.313686, "z": 1.580745, "beta": 0.276486}
 DP2_DELTA = 0.451
+DP2_BETA = 0.583
 
 
 def _cs(seed, i):
@@ -146,6 +147,44 @@ def dp1d_beta(seed, L=8192):
     grid = {"p": [P_BOND * (1 + o) for o in BETA_OFFSETS]}
     ds = _sweep(DirectedPercolation(L=L, p=P_BOND), grid, 32768, 4, seed)
     return _pick(an.fit_beta(ds, critical=(P_BOND, 0.0), stationary_tol=0.1), "beta")
+
+
+def _quick_entry(name):
+    """The quick benchmark's configuration entry ``name``."""
+    from absorbphys._benchmark.config import default_config
+
+    return next(e for e in default_config("quick") if e.name == name)
+
+
+def dp1d_beta_quick(seed):
+    """The quick benchmark's beta stage of dp1d (its offsets, size, time and samples), at the
+    exact p_c."""
+    e = _quick_entry("dp1d")
+    grid = {"p": [P_BOND * (1 + o) for o in e.beta_offsets]}
+    ds = _sweep(DirectedPercolation(L=e.beta_size, p=P_BOND), grid, e.beta_t_max,
+                e.beta_samples, seed)
+    return _pick(an.fit_beta(ds, critical=(P_BOND, 0.0), t_min=e.beta_t_min * e.beta_t_max,
+                             stationary_tol=e.beta_stationary_tol), "beta")
+
+
+def cp2d_beta(seed):
+    """The quick benchmark's beta stage of the 2D contact process, at the exact lam_c."""
+    e = _quick_entry("cp2d")
+    grid = {"lam": [LAM_2D * (1 + o) for o in e.beta_offsets]}
+    ds = _sweep(ContactProcess(L=e.beta_size or e.size, lam=LAM_2D, dim=2), grid,
+                e.beta_t_max, e.beta_samples, seed)
+    return _pick(an.fit_beta(ds, critical=(LAM_2D, 0.0), t_min=e.beta_t_min * e.beta_t_max,
+                             stationary_tol=e.beta_stationary_tol), "beta")
+
+
+def mlp_beta(seed):
+    """The quick benchmark's beta stage of the MLP, at the infinite-width critical line."""
+    e = _quick_entry("mlp")
+    grid = {"sigma_w": [SW_MLP * (1 + o) for o in e.beta_offsets]}
+    ds = _sweep(MLP(width=e.beta_size, sigma_w=SW_MLP, **e.params), grid, e.beta_t_max,
+                e.beta_samples, seed)
+    return _pick(an.fit_beta(ds, critical=(SW_MLP, 0.0), t_min=e.beta_t_min * e.beta_t_max,
+                             stationary_tol=e.beta_stationary_tol), "beta")
 
 
 def mfcp_beta(seed):
@@ -285,7 +324,13 @@ CASES = {
     "dp1d_beta": Case(
         dp1d_beta, {"beta": (DP1["beta"], JENSEN)},
         "1+1 bond DP at p = p_c (1 + {0.01, 0.015, 0.02, 0.03, 0.04}), L = 8192, t = 32768, "
-        "4 samples; fit_beta with the exact p_c, stationary_tol = 0.1 (quick benchmark)"),
+        "4 samples; fit_beta with the exact p_c, stationary_tol = 0.1 (a small, cheap variant "
+        "of dp1d_beta_quick)"),
+    "dp1d_beta_quick": Case(
+        dp1d_beta_quick, {"beta": (DP1["beta"], JENSEN)},
+        "the quick benchmark's beta stage of dp1d at the exact p_c: p = p_c (1 + {0.006, "
+        "0.01, 0.015, 0.02, 0.03, 0.04, 0.06, 0.08}), L = 65536, t = 32768, 8 samples; "
+        "fit_beta on t >= 16384, stationary_tol = 0.1"),
     "dp1d_beta_large": Case(
         dp1d_beta_large, {"beta": (DP1["beta"], JENSEN)},
         "as dp1d_beta with L = 131072 (16x the sites: errors ~4x smaller), at most 10 seeds",
@@ -313,6 +358,16 @@ CASES = {
         "mean-field CP at lam = 1.05, 1.07, 1.1, 1.15, 1.2, N = 2e5, t = 500, 8 samples; "
         "fit_beta with lam_c = 1 on t >= 250, stationary_tol = 0.2 (the sizes of the quick "
         "benchmark)"),
+    "cp2d_beta": Case(
+        cp2d_beta, {"beta": (DP2_BETA, HINRICHSEN + "; 0.583(4)")},
+        "the quick benchmark's beta stage of the 2D contact process at lam_c = 1.64877: "
+        "lam = lam_c (1 + {0.02, 0.03, 0.04, 0.06, 0.08, 0.12}), L = 128, t = 1000, 16 "
+        "samples; fit_beta on t >= 250, stationary_tol = 0.15"),
+    "mlp_beta": Case(
+        mlp_beta, {"beta": (1.0, "mean field, exact at infinite width (Poole et al. 2016)")},
+        "the quick benchmark's beta stage of the MLP at the infinite-width critical line: "
+        "sigma_w = 1.395584 (1 + {0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05}), width 16384, "
+        "depth 2048, 16 samples; fit_beta on t >= 512, stationary_tol = 0.2"),
     "mlp_decay": Case(
         mlp_decay,
         {"delta": (1.0, "mean field (Tamai et al. 2025)"),

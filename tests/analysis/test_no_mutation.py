@@ -26,12 +26,14 @@ matplotlib.use("Agg")
 
 #: Public names that take no Dataset/DataArray (nothing to mutate), with the reason.
 NO_DATA_INPUT = {
+    "CRITICAL_SIGNATURES": "a constant",
     "EXPONENTS": "a constant",
     "FAMILIES": "a constant",
     "GROUPS": "a constant",
     "N_BOOT_MAX": "a constant",
     "QUADRATIC_FROM": "a constant",
     "RESOLUTION": "a constant",
+    "SIGNIFICANCE": "a constant",
     "Estimate": "a value class (float value and error)",
     "Verdict": "a result class built by classify",
     "catalog": "takes no argument",
