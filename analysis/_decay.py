@@ -213,7 +213,9 @@ def spreading(obj, t_min=None, t_max=None, dim="t", sample_dim="batch"):
     Returns
     -------
     xarray.Dataset
-        ``delta_prime``, ``theta`` and, with ``r2``, ``z`` with ``*_error``. An exponent
+        ``delta_prime``, ``theta`` and, with ``r2``, ``z`` with ``*_error``, and each one's
+        ``*_window_syst`` (the window part of its error, as ``delta_window_syst`` of
+        :func:`fit_power_law`). An exponent
         whose fit is the same in every batch (e.g. ``survival`` 1 throughout: nothing dies)
         has no error bar and is not measured: NaN, explained in the ``not_measured``
         attribute. Where no seed run died at any time, ``theta`` and ``z`` are not measured
@@ -227,7 +229,7 @@ def spreading(obj, t_min=None, t_max=None, dim="t", sample_dim="batch"):
         if v not in obj:
             raise ValueError(f"spreading: dataset has no {v!r} (seed runs record survival, "
                              "n_active and r2)")
-    vals, errs, notes = {}, {}, []
+    vals, errs, syst, notes = {}, {}, {}, []
     cs = curves(obj, "survival", dim, sample_dim)
     m, lo, hi = window_mask(cs.t, t_min, t_max, min_points=3)
     for v, key, sign in (("survival", "delta_prime", -1.0), ("n_active", "theta", 1.0)):
@@ -238,7 +240,7 @@ def spreading(obj, t_min=None, t_max=None, dim="t", sample_dim="batch"):
         drift = _fits.window_drift(np.log(c.t[m]), safe_log(reps))
         one = {key: sign * s[0]}, {key: np.hypot(_core.jackknife_error(sign * s), drift)}
         _fits.drop_unmeasured(*one, key, f"the slope of ln {v}", notes)
-        vals[key], errs[key] = one[0][key], one[1][key]
+        vals[key], errs[key], syst[key] = one[0][key], one[1][key], drift
     with np.errstate(invalid="ignore"):
         immortal = np.all(np.nan_to_num(cs.values, nan=1.0) >= 1.0, axis=(0, -1))
     if immortal.any():
@@ -263,10 +265,15 @@ def spreading(obj, t_min=None, t_max=None, dim="t", sample_dim="batch"):
                          flat=_fits.no_spread(s[0], _core.jackknife_error(s)))
         vals["z"] = np.where(immortal, np.nan, one[0]["z"])
         errs["z"] = np.where(immortal, np.nan, one[1]["z"])
+        syst["z"] = drift
     attrs = {"t_min": lo, "t_max": hi}
     if notes:
         attrs["not_measured"] = "; ".join(notes)
-    return _fits.result_dataset(vals, errs, cs, attrs)
+    out = _fits.result_dataset(vals, errs, cs, attrs)
+    for k, v in syst.items():
+        out[f"{k}_window_syst"] = (cs.extra_dims,
+                                   np.where(np.isfinite(vals[k]), v, np.nan))
+    return out
 
 
 def _kappa_rows(t, reps, delta, correction):

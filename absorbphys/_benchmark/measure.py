@@ -488,7 +488,8 @@ class EntryMeasurement:
         for k in ("delta_prime", "theta", "z"):
             if k in res and np.isfinite(float(res[k])):
                 # the spreading fit's error holds the drift across its window
-                parts = {"stat_and_window": float(res[f"{k}_error"])}
+                tot, win = float(res[f"{k}_error"]), float(res[f"{k}_window_syst"])
+                parts = {"stat": math.sqrt(max(tot * tot - win * win, 0.0)), "window": win}
                 shifts = [abs(float(r[k]) - float(res[k])) for r in shifted
                           if k in r and np.isfinite(float(r[k]))]
                 if shifts:

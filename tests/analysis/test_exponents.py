@@ -190,6 +190,15 @@ def test_spreading_recovered():
     assert within(r.delta_prime, r.delta_prime_error, DP_DELTA)
     assert within(r.theta, r.theta_error, theta)
     assert within(r.z, r.z_error, z_true)
+    # each error's window part is reported on its own (the benchmark pools it over runs)
+    for k in ("delta_prime", "theta", "z"):
+        assert 0 <= float(r[f"{k}_window_syst"]) <= float(r[f"{k}_error"])
+    # a bent curve (a correction to scaling in N) shows up in theta's window part
+    bent = synth.make(synth.power_law(DP_DELTA, 0.7), t, var="survival", seed=9,
+                      extra_vars={"n_active": synth.power_law(-theta, 1.3, a=3.0, omega=0.3),
+                                  "r2": synth.power_law(-2 / z_true, 0.5)},
+                      attrs={"init": "seed"})
+    assert float(spreading(bent).theta_window_syst) > 3 * float(r.theta_window_syst) + 0.01
 
 
 def test_spreading_of_a_seed_that_never_dies_is_not_critical_spreading():

@@ -54,6 +54,10 @@ def test_pipeline_writes_every_output(tiny_run):
         assert isinstance(row.get(k), Estimate), (k, row.get("stage_errors"))
         assert row[k].error > 0
     assert not row["stage_errors"]
+    # the spreading errors in their parts: statistics, drift across the fit window, and the
+    # critical point's shift
+    for k in ("delta_prime", "theta", "z_spreading"):
+        assert set(row["error_parts"][k]) == {"stat", "window", "critical_point"}, k
     # the critical point came out of the sweep inside the window
     assert 0.60 < row["critical_point"].value < 0.69
     files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
