@@ -156,42 +156,33 @@ def _quick_entry(name):
     return next(e for e in default_config("quick") if e.name == name)
 
 
-def dp1d_beta_quick(seed):
-    """The quick benchmark's beta stage of dp1d (its offsets, size, time and samples), at the
-    exact p_c."""
-    e = _quick_entry("dp1d")
-    grid = {"p": [P_BOND * (1 + o) for o in e.beta_offsets]}
-    ds = _sweep(DirectedPercolation(L=e.beta_size, p=P_BOND), grid, e.beta_t_max,
-                e.beta_samples, seed)
-    return _pick(an.fit_beta(ds, critical=(P_BOND, 0.0), t_min=e.beta_t_min * e.beta_t_max,
+def _quick_beta(name, make, x_c, seed):
+    """The quick benchmark's beta stage of row ``name`` (its offsets, size, time, samples,
+    window and stationarity test) at the exact critical value ``x_c``; ``make(size)`` builds
+    the process."""
+    e = _quick_entry(name)
+    grid = {e.control: [x_c * (1 + o) for o in e.beta_offsets]}
+    ds = _sweep(make(e.beta_size or e.size), grid, e.beta_t_max, e.beta_samples, seed)
+    return _pick(an.fit_beta(ds, critical=(x_c, 0.0), t_min=e.beta_t_min * e.beta_t_max,
                              stationary_tol=e.beta_stationary_tol), "beta")
+
+
+def dp1d_beta_quick(seed):
+    return _quick_beta("dp1d", lambda n: DirectedPercolation(L=n, p=P_BOND), P_BOND, seed)
 
 
 def cp2d_beta(seed):
-    """The quick benchmark's beta stage of the 2D contact process, at the exact lam_c."""
-    e = _quick_entry("cp2d")
-    grid = {"lam": [LAM_2D * (1 + o) for o in e.beta_offsets]}
-    ds = _sweep(ContactProcess(L=e.beta_size or e.size, lam=LAM_2D, dim=2), grid,
-                e.beta_t_max, e.beta_samples, seed)
-    return _pick(an.fit_beta(ds, critical=(LAM_2D, 0.0), t_min=e.beta_t_min * e.beta_t_max,
-                             stationary_tol=e.beta_stationary_tol), "beta")
+    return _quick_beta("cp2d", lambda n: ContactProcess(L=n, lam=LAM_2D, dim=2), LAM_2D, seed)
 
 
 def mlp_beta(seed):
-    """The quick benchmark's beta stage of the MLP, at the infinite-width critical line."""
-    e = _quick_entry("mlp")
-    grid = {"sigma_w": [SW_MLP * (1 + o) for o in e.beta_offsets]}
-    ds = _sweep(MLP(width=e.beta_size, sigma_w=SW_MLP, **e.params), grid, e.beta_t_max,
-                e.beta_samples, seed)
-    return _pick(an.fit_beta(ds, critical=(SW_MLP, 0.0), t_min=e.beta_t_min * e.beta_t_max,
-                             stationary_tol=e.beta_stationary_tol), "beta")
+    return _quick_beta("mlp", lambda n: MLP(width=n, sigma_w=SW_MLP, sigma_b=SB_MLP), SW_MLP,
+                       seed)
 
 
 def mfcp_beta(seed):
-    """As the quick benchmark: 5-20 % above lam_c = 1 at N = 2e5, t = 500."""
-    grid = {"lam": [1.0 + o for o in (0.05, 0.07, 0.1, 0.15, 0.2)]}
-    ds = _sweep(MeanFieldContactProcess(N=200_000, lam=1.0), grid, 500, 8, seed)
-    return _pick(an.fit_beta(ds, critical=(1.0, 0.0), t_min=250, stationary_tol=0.2), "beta")
+    """5-20 % above lam_c = 1 at N = 2e5, t = 500."""
+    return _quick_beta("mfcp", lambda n: MeanFieldContactProcess(N=n, lam=1.0), 1.0, seed)
 
 
 def dp1d_beta_large(seed):
