@@ -249,10 +249,13 @@ def decide(estimates: dict, dim=None, size_kind=None, classes=None, alpha=ALPHA,
                                           for c in cls_ids], dtype=np.int64))
     table["rank"] = ("class", np.arange(1, len(cls_ids) + 1))
     table.attrs["rule"] = "groups"
+    ranking = [(r["class"], float(r["chi2_dof"]), r["consistent"], r["groups"]) for r in rows]
+    score, p_value = float(best["chi2_dof"]), float(best["p"])
+    if flat:
+        # no class is tested: no ranking, candidate or score to show (the table keeps the
+        # deviations for whoever wants them)
+        ranking, candidates, score, p_value = [], [], float("nan"), float("nan")
     return {"verdict": verdict, "reason": reason, "best": name_best,
-            "runner_up": name_runner, "family": fam, "score": float(best["chi2_dof"]),
-            "p_value": float(best["p"]), "groups": pgroups,
-            "ranking": [(r["class"], float(r["chi2_dof"]), r["consistent"], r["groups"])
-                        for r in rows],
-            "candidates": candidates, "table": table}
+            "runner_up": name_runner, "family": fam, "score": score, "p_value": p_value,
+            "groups": pgroups, "ranking": ranking, "candidates": candidates, "table": table}
 

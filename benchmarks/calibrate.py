@@ -71,6 +71,8 @@ SW_CNN = 5.160                                         # hard_tanh LC CNN, C = 4
 DP1 = {"delta": 0.159464, "theta": 0.313686, "z": 1.580745, "beta": 0.276486}
 DP2_DELTA = 0.451
 DP2_BETA = 0.583
+DP2_THETA = 0.229
+DP2_Z = 1.766
 
 
 def _cs(seed, i):
@@ -202,6 +204,14 @@ def dp2d_decay(seed):
 def cp2d_decay(seed):
     ds = _run(ContactProcess(L=256, lam=LAM_2D, dim=2), 1000, 16, seed)
     return _pick(an.fit_power_law(ds), "delta")
+
+
+def cp2d_spreading(seed):
+    """The quick benchmark's seed runs of the 2D contact process, at the literature lam_c."""
+    sp = _quick_entry("cp2d").spreading
+    ds = _run(ContactProcess(L=sp["size"], lam=LAM_2D, dim=2), sp["t_max"], sp["samples"], seed,
+              init="seed")
+    return _pick(an.spreading(ds), "delta_prime", "theta", "z")
 
 
 def mfcp_decay(seed):
@@ -337,6 +347,12 @@ CASES = {
     "cp2d_decay": Case(
         cp2d_decay, {"delta": (DP2_DELTA, HINRICHSEN + "; 0.451(3)")},
         "2D contact process at lam_c = 1.64877 (Dickman 1999), L = 256, t = 1000, 16 samples"),
+    "cp2d_spreading": Case(
+        cp2d_spreading,
+        {"delta_prime": (DP2_DELTA, HINRICHSEN + "; 0.451(3)"),
+         "theta": (DP2_THETA, HINRICHSEN + "; 0.229(3)"), "z": (DP2_Z, HINRICHSEN + "; 1.766(2)")},
+        "the quick benchmark's seed runs of the 2D contact process at lam_c = 1.64877: "
+        "L = 256, t = 1000, 64000 runs; spreading (default window)"),
     "mfcp_decay": Case(
         mfcp_decay, {"delta": (1.0, "mean field, exact")},
         "mean-field contact process at lam = 1, N = 10^6, t = 300, 16 samples"),

@@ -10,7 +10,7 @@ Budgets
 -------
 ``budget_s`` is the wall-clock time the quick sizes were chosen for on a 2-vCPU x86 VM; the
 report shows it next to the measured time of every process. The quick configuration sums to
-about 8 minutes of budget; measured (2026-11-28, fresh Numba cache, compilation included)
+about 9 minutes of budget; measured (2026-11-28, fresh Numba cache, compilation included)
 the whole quick run takes 3-5 minutes on such a VM when it is otherwise idle.
 
 Full mode
@@ -442,17 +442,21 @@ def _quick() -> list[Entry]:
             params={"dim": 2}, control="lam", window=(1.50, 1.80), size=128, t_max=1000.0,
             sweep_points=9, sweep_samples=6, refine=2, final_samples=96,
             decay_t_max=1000.0, decay_samples=128,
-            spreading={"size": 256, "t_max": 1000.0, "samples": 16000},
+            spreading={"size": 256, "t_max": 1000.0, "samples": 64000},
             beta_offsets=(0.02, 0.03, 0.04, 0.06, 0.08, 0.12), beta_t_max=1000.0, beta_samples=16,
             beta_t_min=0.25, beta_stationary_tol=0.15,
-            budget_s=60,
+            budget_s=75,
             notes="96 samples per value on the last sweep level locate lam_c to ~0.001 "
                   "(32 gave ~0.003, which dominated the errors of delta, delta' and theta); "
                   "beta from 2-12 % above lam_c: closer, at L = 128 and t <= 1000, the "
                   "density is not yet stationary (1-4 % gave beta = 0.52 +- 0.10; calibration "
                   "case cp2d_beta); "
-                  "only z separates DP from Manna in 2D (the catalog has no Manna delta or "
-                  "theta), so z needs an error below ~0.045; no finite-size scaling in quick "
+                  "only z separates DP from Manna in 2D (the catalog has no Manna delta' or "
+                  "theta), so z needs an error below ~0.05; the drift of z between the halves "
+                  "of its window is noise at t <= 1000 (-0.005 +- 0.055 over 40 seeds of 16000 "
+                  "runs; calibration case cp2d_spreading), and at 16000 runs that noise put z's "
+                  "window error at 0.05-0.09 in a third of the seeds: 64000 halve it; "
+                  "no finite-size scaling in quick "
                   "mode: a collapse needs the critical point to better than 1e-3 and larger "
                   "sizes than 60 s allow in 2D",
         ),
@@ -480,11 +484,11 @@ def _quick() -> list[Entry]:
             model="mlp", params={"sigma_b": 0.3, "activation": "tanh"}, control="sigma_w",
             window=(1.30, 1.50), guess="meanfield", window_halfwidth=0.1, size=16384,
             coarse_size=1024, t_max=512, sweep_points=7, sweep_samples=6, refine=2,
-            final_samples=16, decay_t_max=512, decay_samples=64,
+            final_samples=32, decay_t_max=512, decay_samples=64,
             fss_sizes=(64, 128, 256, 512), fss_t_factor=4.0, fss_t_power=1.0, fss_t_min=0.1,
-            fss_samples=512, beta_offsets=(0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05),
+            fss_samples=1024, beta_offsets=(0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05),
             beta_t_max=2048, beta_samples=16, beta_size=16384, beta_t_min=0.25,
-            beta_stationary_tol=0.2, budget_s=60,
+            beta_stationary_tol=0.2, budget_s=90,
             notes="finite width: rho fluctuates slowly around its stationary value, so the "
                   "stationarity test of beta is relaxed to |slope| + 2 sigma <= 0.2 over "
                   "t in [512, 2048]; offsets of 0.5-5 %: the infinite-width map bends (an "

@@ -12,6 +12,7 @@ from absorbphys.analysis import (
     class_exponents,
     classify,
     compare,
+    decide,
     fss_exponents,
 )
 
@@ -146,6 +147,10 @@ def test_classify_needs_the_data_to_show_a_critical_point():
     v = classify(estimates=flat, dim=2)
     assert v.status == "inconclusive" and v.best == ""
     assert "do not show a critical point" in v.reason and "no class is tested" in v.reason
+    # nor is any class ranked, scored or called a candidate (the report would show it as the
+    # "closest" class)
+    r = decide({k: Estimate(*x) for k, x in flat.items()}, dim=2, size_kind="L")
+    assert r["ranking"] == [] and r["candidates"] == [] and math.isnan(r["score"])
     # one resolved signature (here the decay) is enough to weigh the classes: no match
     v = classify(estimates={**flat, "delta": (0.143, 0.03)}, dim=2)
     assert v.status == "no match"
