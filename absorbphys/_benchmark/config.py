@@ -483,7 +483,7 @@ def _quick() -> list[Entry]:
             name="mlp", label="MLP, tanh, sigma_b = 0.3 (exact Gaussian transition)",
             model="mlp", params={"sigma_b": 0.3, "activation": "tanh"}, control="sigma_w",
             window=(1.30, 1.50), guess="meanfield", window_halfwidth=0.1, size=16384,
-            coarse_size=1024, t_max=512, sweep_points=7, sweep_samples=6, refine=2,
+            coarse_size=1024, t_max=1024, sweep_points=7, sweep_samples=8, refine=2,
             final_samples=32, decay_t_max=512, decay_samples=64,
             fss_sizes=(64, 128, 256, 512), fss_t_factor=4.0, fss_t_power=1.0, fss_t_min=0.1,
             fss_samples=1024, beta_offsets=(0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05),
