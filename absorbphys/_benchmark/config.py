@@ -483,7 +483,7 @@ def _quick() -> list[Entry]:
             name="mlp", label="MLP, tanh, sigma_b = 0.3 (exact Gaussian transition)",
             model="mlp", params={"sigma_b": 0.3, "activation": "tanh"}, control="sigma_w",
             window=(1.30, 1.50), guess="meanfield", window_halfwidth=0.1, size=16384,
-            coarse_size=1024, t_max=1024, sweep_points=7, sweep_samples=8, refine=3,
+            coarse_size=1024, t_max=1024, sweep_points=7, sweep_samples=8, refine=2,
             final_samples=32, decay_t_max=512, decay_samples=64,
             fss_sizes=(64, 128, 256, 512), fss_t_factor=4.0, fss_t_power=1.0, fss_t_min=0.1,
             fss_samples=1024, beta_offsets=(0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05),
@@ -499,10 +499,7 @@ def _quick() -> list[Entry]:
                   "the infinite-width line on average (up to 0.001 on the coarser grid of the "
                   "last level), and the width FSS at that point came out low (a = 0.85 +- "
                   "0.08: no match), to depth 1024 it is unbiased (+0.00001, 8 seeds) and "
-                  "twice as precise (~0.0003); three refinement levels: with two, a middle "
-                  "level that brackets the crossing between values 0.03 apart (seed 0) left "
-                  "the last level's step at 0.01 and sigma_w,c at +- 0.003; "
-                  "the decay stops at depth 512: with nu_par = 1 "
+                  "twice as precise (~0.0003); the decay stops at depth 512: with nu_par = 1 "
                   "the scaling "
                   "variable Delta t reaches ~0.8 by depth 2048, where the decay bends towards "
                   "its stationary value (delta's window error 0.2-0.33 in seeds 0-3), ~0.2 "
