@@ -177,6 +177,18 @@ def cp2d_beta(seed):
     return _quick_beta("cp2d", lambda n: ContactProcess(L=n, lam=LAM_2D, dim=2), LAM_2D, seed)
 
 
+def mlp_critical_point_search(seed):
+    """The quick benchmark's whole search for sigma_w,c of the MLP row (its levels, sizes,
+    depths and samples), the later stages left out; master seed = ``seed``."""
+    import dataclasses
+
+    e = dataclasses.replace(_quick_entry("mlp"), decay=False, fss_sizes=(), beta_offsets=())
+    r = ap.benchmark(config=[e], processes=["mlp"], seed=seed, out=None, progress=False)
+    xc = r.rows[0].get("critical_point")
+    return {"sigma_w_c": (xc.value, xc.error) if isinstance(xc, an.Estimate)
+            else f"sigma_w_c: {r.rows[0].get('reason', 'not located')}"}
+
+
 def mlp_beta(seed):
     return _quick_beta("mlp", lambda n: MLP(width=n, sigma_w=SW_MLP, sigma_b=SB_MLP), SW_MLP,
                        seed)
@@ -391,6 +403,13 @@ CASES = {
                        "finite-width value may differ")},
         "MLP tanh sigma_b = 0.3, 9 points sigma_w in sigma_w_c -+ 0.01, width 4096, depth 512, "
         "16 samples; critical_point"),
+    "mlp_critical_point_search": Case(
+        mlp_critical_point_search,
+        {"sigma_w_c": (SW_MLP, "infinite-width critical line (models.meanfield); the row's "
+                               "depth-1024 search is not shifted from it at width 16384")},
+        "the quick benchmark's search for sigma_w,c of the mlp row: its coarse level (width "
+        "1024), middle and last levels (width 16384, depth 1024, 8 and 32 runs per value), "
+        "read as the benchmark reads them"),
     "cnn_hardtanh_decay": Case(
         cnn_hardtanh_decay,
         {"delta": (DP1["delta"], "DP 1+1 class, " + JENSEN + "; measured here 0.157(7) at "
