@@ -42,7 +42,7 @@ import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
+from dataclasses import dataclass, field, replace  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -180,9 +180,7 @@ def cp2d_beta(seed):
 def mlp_critical_point_search(seed):
     """The quick benchmark's whole search for sigma_w,c of the MLP row (its levels, sizes,
     depths and samples), the later stages left out; master seed = ``seed``."""
-    import dataclasses
-
-    e = dataclasses.replace(_quick_entry("mlp"), decay=False, fss_sizes=(), beta_offsets=())
+    e = replace(_quick_entry("mlp"), decay=False, fss_sizes=(), beta_offsets=())
     r = ap.benchmark(config=[e], processes=["mlp"], seed=seed, out=None, progress=False)
     xc = r.rows[0].get("critical_point")
     return {"sigma_w_c": (xc.value, xc.error) if isinstance(xc, an.Estimate)
