@@ -105,9 +105,9 @@ def critical_point(obj, control=None, var="rho", t_min=None, t_max=None, n_fit=2
         dx = late["xc_reps"] - xc_reps
         dd = late["d_reps"] - d_reps
         with np.errstate(invalid="ignore"):
-            window = _excess(dx)
+            window = excess(dx)
             xc_err = float(np.hypot(xc_err, window))
-            d_err = float(np.hypot(d_err, _excess(dd)))
+            d_err = float(np.hypot(d_err, excess(dd)))
     key = f"{control}_c"
     cv, ce, dv, de = est["cv"], est["ce"], est["dv"], est["de"]
     extra = {}
@@ -246,8 +246,25 @@ def critical_drift(obj, control=None, var="rho", ratio=8.0, n_windows=3, dim="t"
                "not_located": "; ".join(notes)})
 
 
-def _excess(diff_reps):
-    """Systematic part of a paired shift: ``sqrt(max(0, shift^2 - err^2))``."""
+def zero_replicates(obj, control, var="rho", t_min=None, t_max=None, n_fit=2, dim="t",
+                    sample_dim="batch"):
+    """Zero of the late-time curvature on the full data and on every leave-one-batch-out mean.
+
+    The estimate of :func:`critical_point` without its window check (row 0: all batches), for
+    paired comparisons: the difference of two such arrays on the same batches has the
+    jackknife error of the difference (see :func:`excess`).
+    """
+    c, control, x = _fits.control_curves(obj, var, control, dim, sample_dim)
+    m, lo, hi = window_mask(c.t, t_min, t_max, min_points=4)
+    return _critical_estimate(c, control, x, m, lo, hi, int(n_fit))["xc_reps"]
+
+
+def excess(diff_reps):
+    """Systematic part of a paired shift: ``sqrt(max(0, shift^2 - err^2))``.
+
+    ``diff_reps``: the shift on the full data (row 0) and on the jackknife replicates, so
+    ``err`` is the jackknife error of the paired difference; pure noise adds nothing.
+    """
     shift = float(diff_reps[0])
     err = float(_core.jackknife_error(diff_reps))
     if not np.isfinite(shift):

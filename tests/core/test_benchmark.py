@@ -496,6 +496,32 @@ def test_locating_counts_the_ambiguity_of_weak_sign_changes():
     assert "ambiguity" not in clean.error_parts["critical_point"]
 
 
+def test_last_levels_quadratic_counts_which_run_it_fits():
+    """The last level fits a quadratic through 4-6 values; where the curvature is no quadratic
+    in x across them (steep on one side, flat on the other) the zero depends on the run, by
+    several of its own errors. The ``run`` part (largest shift, beyond its noise, when another
+    candidate run is fitted) covers that miss, and adds little where the curvature is linear."""
+    from absorbphys._benchmark.measure import _run_dependence
+
+    xs = list(np.round(np.linspace(1.70, 1.82, 7), 6))     # true zero at 1.755, step 0.02
+    shapes = {"linear": lambda x: 0.05 * (x - 1.755) / 0.02,
+              "saturating": lambda x: 0.05 * np.tanh((x - 1.755) / 0.02)}
+    found = {name: [] for name in shapes}
+    for name, curv in shapes.items():
+        for seed in range(6):
+            runner = _ShapeRunner(lambda x, c=curv: (0.2, c(x)), seed)
+            ds = runner.run("sweep", {"p": xs}, 1000, 16)
+            for sel in ([2, 3, 4, 5], [1, 2, 3, 4]):
+                res = ap.analysis.critical_point(ds.isel(p=sel), control="p", n_fit=4)
+                run = _run_dependence(ds, "p", [2, 3], sel, np.ones(7, bool), "rho", None)
+                found[name].append((float(res["p_c"]) - 1.755, float(res["p_c_error"]), run))
+    dev, stat, run = np.array(found["saturating"]).T
+    assert np.all(np.abs(dev) > 2.5 * stat), dev / stat      # the trap: 2.8-8.7 errors off
+    assert np.all(np.abs(dev) < 2 * np.hypot(stat, run)), dev / np.hypot(stat, run)
+    dev, stat, run = np.array(found["linear"]).T
+    assert np.median(run) < 0.75 * np.median(stat), (run, stat)   # measured: 0.43
+
+
 def test_decay_carries_the_critical_points_error_across_the_sweep():
     """delta is read at x_c; when x_c's error reaches the absorbing side, where the window
     exponent rises steeply, the decay's critical-point error holds that rise, though the
