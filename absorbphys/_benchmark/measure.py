@@ -19,10 +19,10 @@ Stages
     beyond its noise, bracket resolution), and ``step / sqrt(12)`` for a bracket it did not
     already count; for the last level's quadratic, the largest shift of the zero beyond its
     noise when another run of 4 to 6 values around the sign change is fitted (part
-    ``run``: the curvature is no quadratic across them); on a level whose curvature changes
-    sign more than once, the crossing is the one ``critical_point`` picks over the whole
-    level, and its ambiguity (the distance to the other weak changes, when the chosen one is
-    weak too) joins the error. A finer level less precise than 1.5 times the previous one is
+    ``run_choice``: the curvature is no quadratic across them); on a level whose curvature
+    changes sign more than once, the crossing is the one ``critical_point`` picks over the
+    whole level, and its ambiguity (the distance to the other weak changes, when the chosen
+    one is weak too) joins the error. A finer level less precise than 1.5 times the previous one is
     not kept.
 ``decay``
     A longer run at the critical value: ``delta`` from a power-law fit; error = jackknife and
@@ -389,9 +389,9 @@ class EntryMeasurement:
             if ambiguity > 0:
                 parts["ambiguity"] = ambiguity
             if len(sel) >= an.QUADRATIC_FROM:
-                run_part = _run_dependence(ds, self.control, bracket, sel, positive, var, t_fit)
-                if run_part > 0:
-                    parts["run"] = run_part
+                choice = _run_dependence(ds, self.control, bracket, sel, positive, var, t_fit)
+                if choice > 0:
+                    parts["run_choice"] = choice
             if len(sel) == 2 and not res.attrs.get("resolution_error"):
                 # bracket interpolation: the curvature need not be linear across the step
                 # (critical_point already counts it for a bracketing pair: not twice)

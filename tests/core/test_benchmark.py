@@ -499,8 +499,9 @@ def test_locating_counts_the_ambiguity_of_weak_sign_changes():
 def test_last_levels_quadratic_counts_which_run_it_fits():
     """The last level fits a quadratic through 4-6 values; where the curvature is no quadratic
     in x across them (steep on one side, flat on the other) the zero depends on the run, by
-    several of its own errors. The ``run`` part (largest shift, beyond its noise, when another
-    candidate run is fitted) covers that miss, and adds little where the curvature is linear."""
+    several of its own errors. The ``run_choice`` part (largest shift, beyond its noise, when
+    another candidate run is fitted) covers that miss, and adds little where the curvature is
+    linear."""
     from absorbphys._benchmark.measure import _run_dependence
 
     xs = list(np.round(np.linspace(1.70, 1.82, 7), 6))     # true zero at 1.755, step 0.02
