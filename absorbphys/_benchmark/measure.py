@@ -22,8 +22,8 @@ Stages
     ``run_choice``: the curvature is no quadratic across them); on a level whose curvature
     changes sign more than once, the crossing is the one ``critical_point`` picks over the
     whole level, and its ambiguity (the distance to the other weak changes, when the chosen
-    one is weak too) joins the error. A finer level less precise than 1.5 times the previous one is
-    not kept.
+    one is weak too) joins the error. A finer level less precise than 1.5 times the previous
+    one is not kept.
 ``decay``
     A longer run at the critical value: ``delta`` from a power-law fit; error = jackknife and
     the drift of the local slope across the fit window (both from
