@@ -177,14 +177,27 @@ def cp2d_beta(seed):
     return _quick_beta("cp2d", lambda n: ContactProcess(L=n, lam=LAM_2D, dim=2), LAM_2D, seed)
 
 
+def _critical_point_search(row, seed):
+    """The quick benchmark's whole search for the critical value of ``row`` (its levels,
+    sizes, times and samples), the later stages left out; master seed = ``seed``."""
+    e = replace(_quick_entry(row), decay=False, spreading=None, fss_sizes=(), beta_offsets=(),
+                drift=None)
+    r = ap.benchmark(config=[e], processes=[row], seed=seed, out=None, progress=False)
+    xc, key = r.rows[0].get("critical_point"), f"{e.control}_c"
+    return {key: (xc.value, xc.error) if isinstance(xc, an.Estimate)
+            else f"{key}: {r.rows[0].get('reason', 'not located')}"}
+
+
 def mlp_critical_point_search(seed):
-    """The quick benchmark's whole search for sigma_w,c of the MLP row (its levels, sizes,
-    depths and samples), the later stages left out; master seed = ``seed``."""
-    e = replace(_quick_entry("mlp"), decay=False, fss_sizes=(), beta_offsets=())
-    r = ap.benchmark(config=[e], processes=["mlp"], seed=seed, out=None, progress=False)
-    xc = r.rows[0].get("critical_point")
-    return {"sigma_w_c": (xc.value, xc.error) if isinstance(xc, an.Estimate)
-            else f"sigma_w_c: {r.rows[0].get('reason', 'not located')}"}
+    return _critical_point_search("mlp", seed)
+
+
+def mfcp_critical_point_search(seed):
+    return _critical_point_search("mfcp", seed)
+
+
+def dp1d_critical_point_search(seed):
+    return _critical_point_search("dp1d", seed)
 
 
 def mlp_beta(seed):
@@ -410,6 +423,14 @@ CASES = {
         "the quick benchmark's search for sigma_w,c of the mlp row: its coarse level (width "
         "1024), middle and last levels (width 16384, depth 1024, 8 and 32 runs per value), "
         "read as the benchmark reads them"),
+    "mfcp_critical_point_search": Case(
+        mfcp_critical_point_search, {"lam_c": (1.0, "exact (mean field)")},
+        "the quick benchmark's search for lam_c of the mfcp row, read as the benchmark reads "
+        "it"),
+    "dp1d_critical_point_search": Case(
+        dp1d_critical_point_search, {"p_c": (P_BOND, JENSEN)},
+        "the quick benchmark's search for p_c of the dp1d row, read as the benchmark reads "
+        "it"),
     "cnn_hardtanh_decay": Case(
         cnn_hardtanh_decay,
         {"delta": (DP1["delta"], "DP 1+1 class, " + JENSEN + "; measured here 0.157(7) at "
