@@ -17,6 +17,12 @@ scalar formulas to a few ulp; the uniforms are the same draws.
 One file, past the ~600-line guide: the kernels inline each other (``inline="always"``) and
 :func:`compile_for` rebinds all of them for a user activation from this module's namespace;
 split, the rebinding would have to cross modules.
+
+:func:`act_block` (every activation's branch in one body) is the one helper that is *not*
+inlined: it is compiled once, with the callers' ``error_model`` and ``fastmath``, and called
+once per block. Inlined into its three callers it made the first call of the MLP kernel compile
+for 5-7 minutes (LLVM optimising three copies of the large body, one inside the fused layer
+loop) against 19 s, for 5-10 % of the tanh and erf throughput (``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -401,7 +407,7 @@ def _py_act_block(code, h, d, a_buf, e_buf, i0, i1):
     return gram_block(a_buf, e_buf, 0, i1 - i0)
 
 
-act_block = njit(cache=True, inline="always")(_py_act_block)
+act_block = njit(cache=True, error_model="numpy", fastmath={"contract"})(_py_act_block)
 
 
 def _py_init_pair(h, d, key, offset, q0, rho0):
@@ -741,7 +747,7 @@ def compile_for(act):
         return rebind_njit(fn, ns, **kw)
 
     # the user activation's code (-1) never takes the built-in tanh path of act_block
-    ns["act_block"] = rebind(_py_act_block, inline="always")
+    ns["act_block"] = rebind(_py_act_block, error_model="numpy", fastmath={"contract"})
     ns["act_gram"] = rebind(_py_act_gram, error_model="numpy", fastmath={"contract"})
     ns["transition"] = rebind(_py_transition, inline="always", error_model="numpy",
                               fastmath={"contract"})

@@ -158,7 +158,7 @@ def compile_for(act):
     def rebind(fn, **kw):
         return rebind_njit(fn, ns, **kw)
 
-    ns["act_block"] = rebind(act_block.py_func, inline="always")
+    ns["act_block"] = rebind(act_block.py_func, error_model="numpy", fastmath={"contract"})
     ns["act_gram"] = rebind(act_gram.py_func, error_model="numpy", fastmath={"contract"})
     ns["transition"] = rebind(transition.py_func, inline="always", error_model="numpy",
                               fastmath={"contract"})
