@@ -53,7 +53,7 @@ suppress_warnings = ["myst.header"]
 
 # ---------------------------------------------------------------- notebooks (myst-nb)
 nb_execution_mode = "force"       # run every notebook on every build
-nb_execution_timeout = 120        # seconds per cell
+nb_execution_timeout = 300        # seconds per cell: a hang guard (the longest cell: ~20 s alone)
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
