@@ -242,13 +242,14 @@ def mfcp_decay(seed):
     return _pick(an.fit_power_law(ds), "delta")
 
 
-def _fss(make, sizes, t_factor, t_power, t_min, samples, seed, size_dim):
+def _fss(make, sizes, t_factor, t_power, t_min, samples, seed, size_dim, t_floor=0.0):
     """Finite-size collapse as the benchmark does it: size n runs to ``t_factor n^t_power``
-    and contributes the times ``t >= t_min n^t_power`` (the finite-size regime)."""
+    and contributes the times ``t >= t_min n^t_power`` (the finite-size regime), and
+    ``t >= t_floor`` (an absolute start, after a transient)."""
     curves = []
     for i, n in enumerate(sizes):
         ds = _run(make(n), max(8.0, t_factor * n ** t_power), samples, _cs(seed, i))
-        curves.append(ds.sel(t=slice(t_min * n ** t_power, None)))
+        curves.append(ds.sel(t=slice(max(t_min * n ** t_power, t_floor), None)))
     return an.collapse(curves, form="size", size_dim=size_dim, n_boot=50, seed=seed)
 
 
@@ -267,10 +268,15 @@ def mlp_decay(seed):
     return out
 
 
-def mlp_fss(seed):
+def mlp_fss(seed, t_floor=0.0):
     r = _fss(lambda n: MLP(width=n, sigma_w=SW_MLP, sigma_b=SB_MLP), (64, 128, 256, 512),
-             4.0, 1.0, 0.1, 128, seed, "width")
+             4.0, 1.0, 0.1, 128, seed, "width", t_floor)
     return _pick(r, "a", "b")
+
+
+def mlp_fss_t32(seed):
+    """mlp_fss on ``t >= 32`` layers: after the decay's early transient (REFERENCES.md)."""
+    return mlp_fss(seed, t_floor=32.0)
 
 
 def mlp_critical_point(seed):
@@ -408,6 +414,9 @@ CASES = {
         mlp_fss, {"a": (1.0, "Tamai et al. 2025"), "b": (1.0, "Tamai et al. 2025")},
         "MLP at the infinite-width sigma_w_c, widths 64..512, depth 4N, 128 samples, collapse "
         "on t >= 0.1 N, n_boot = 50"),
+    "mlp_fss_t32": Case(
+        mlp_fss_t32, {"a": (1.0, "Tamai et al. 2025"), "b": (1.0, "Tamai et al. 2025")},
+        "as mlp_fss, collapse on t >= 32 layers (after the early transient; twelfth session)"),
     "mlp_critical_point": Case(
         mlp_critical_point,
         {"sigma_w_c": (SW_MLP, "infinite-width line, models.meanfield.critical_sigma_w(0.3); the "
