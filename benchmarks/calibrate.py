@@ -279,22 +279,30 @@ def mlp_fss_t32(seed):
     return mlp_fss(seed, t_floor=32.0)
 
 
-def mlp_critical_point(seed, width=4096, prefix=""):
+def mlp_critical_point(seed, width=4096, prefix="", depth=512):
     grid = {"sigma_w": list(SW_MLP + np.linspace(-0.01, 0.01, 9))}
-    ds = _sweep(MLP(width=width, sigma_w=SW_MLP, sigma_b=SB_MLP), grid, 512, 16, seed)
+    ds = _sweep(MLP(width=width, sigma_w=SW_MLP, sigma_b=SB_MLP), grid, depth, 16, seed)
     return _pick(an.critical_point(ds), "sigma_w_c", prefix=prefix)
 
 
 MLP_CP_WIDTHS = (1024, 2048, 4096, 8192, 16384)
 
+MLP_CP_WIDTH_REFS = {f"N{w}:sigma_w_c": (SW_MLP, "infinite-width line; the finite-width value "
+                                              "differs by a shift that falls with the width")
+                     for w in MLP_CP_WIDTHS}
 
-def mlp_critical_point_widths(seed):
+def mlp_critical_point_widths(seed, depth=512):
     """mlp_critical_point at every width of ``MLP_CP_WIDTHS`` (the same seed for each): how
     the located point approaches the infinite-width line (thirteenth session)."""
     out = {}
     for w in MLP_CP_WIDTHS:
-        out.update(mlp_critical_point(seed, w, prefix=f"N{w}:"))
+        out.update(mlp_critical_point(seed, w, prefix=f"N{w}:", depth=depth))
     return out
+
+
+def mlp_critical_point_widths_d1024(seed):
+    """mlp_critical_point_widths at depth 1024."""
+    return mlp_critical_point_widths(seed, depth=1024)
 
 
 def cnn_hardtanh_decay(seed):
@@ -437,11 +445,13 @@ CASES = {
         "16 samples; critical_point"),
     "mlp_critical_point_widths": Case(
         mlp_critical_point_widths,
-        {f"N{w}:sigma_w_c": (SW_MLP, "infinite-width line; the finite-width value differs by a "
-                             "shift that falls with the width")
-         for w in MLP_CP_WIDTHS},
+        MLP_CP_WIDTH_REFS,
         "as mlp_critical_point at widths 1024, 2048, 4096, 8192, 16384 (same seeds): the "
         "finite-width shift of the located point"),
+    "mlp_critical_point_widths_d1024": Case(
+        mlp_critical_point_widths_d1024,
+        MLP_CP_WIDTH_REFS,
+        "as mlp_critical_point_widths at depth 1024"),
     "mlp_critical_point_search": Case(
         mlp_critical_point_search,
         {"sigma_w_c": (SW_MLP, "infinite-width critical line (models.meanfield); at width "
