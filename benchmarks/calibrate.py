@@ -291,6 +291,7 @@ MLP_CP_WIDTH_REFS = {f"N{w}:sigma_w_c": (SW_MLP, "infinite-width line; the finit
                                               "differs by a shift that falls with the width")
                      for w in MLP_CP_WIDTHS}
 
+
 def mlp_critical_point_widths(seed, depth=512):
     """mlp_critical_point at every width of ``MLP_CP_WIDTHS`` (the same seed for each): how
     the located point approaches the infinite-width line (thirteenth session)."""
